@@ -1,0 +1,26 @@
+import { Command, CommanderError } from 'commander';
+
+/** Builds the `amber` command tree; each command group lives in its own file under commands/. */
+export function createProgram(): Command {
+  const program = new Command('amber')
+    .description('Amber: microVM sandboxes with lazy memory snapshots')
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = createProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(`amber: ${typeof code === 'string' ? `[${code}] ` : ''}${message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace amber {
+Napi::Value SocketInNetns(const Napi::CallbackInfo& info);
+}

@@ -1,0 +1,1 @@
+export { connectInNetns } from './netns-socket.js';
