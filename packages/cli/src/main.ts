@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerImageCommands } from './commands/image.js';
 
 /** Builds the `amber` command tree; each command group lives in its own file under commands/. */
 export function createProgram(): Command {
@@ -6,6 +7,7 @@ export function createProgram(): Command {
     .description('Amber: microVM sandboxes with lazy memory snapshots')
     .showHelpAfterError()
     .exitOverride();
+  registerImageCommands(program);
   return program;
 }
 

@@ -1,1 +1,1 @@
-export {};
+export { createEnvdServer, ENVD_PORT, type EnvdOptions } from './server.js';

@@ -1,1 +1,13 @@
-console.log('envd');
+import { createEnvdServer, ENVD_PORT } from './server.js';
+
+// The guest's PID 1 (busybox init) respawns envd if it exits, so a fatal error is logged and exits.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`envd: fatal: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
+
+const port = Number(process.env.ENVD_PORT ?? ENVD_PORT);
+const server = createEnvdServer({ allowSetClock: process.env.ENVD_SET_CLOCK !== '0' });
+server.listen(port, '0.0.0.0', () => {
+  process.stderr.write(`envd: listening on ${port}\n`);
+});

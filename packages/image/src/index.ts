@@ -1,1 +1,11 @@
-export {};
+export { type BuildOptions, type BuildResult, ensureImage } from './build.js';
+export {
+  type CachedImage,
+  defaultCacheDir,
+  type Image,
+  type ImageManifest,
+  listImages,
+  loadImage,
+} from './cache.js';
+export { ImageError } from './errors.js';
+export { type ImageInputs, imageId, resolveInputs } from './inputs.js';

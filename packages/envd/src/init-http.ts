@@ -1,0 +1,50 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setClock } from './clock.js';
+import { HttpError } from './http-error.js';
+
+export interface InitOptions {
+  /** Only in the guest: tests run envd on the host and must not move its clock. */
+  allowSetClock: boolean;
+  /** Environment added to every process started afterwards. */
+  env: Record<string, string>;
+}
+
+async function readJson(req: IncomingMessage, limit = 1 << 20): Promise<unknown> {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > limit) throw new HttpError(413, 'request body too large');
+  }
+  if (body.trim() === '') return {};
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON');
+  }
+}
+
+function parseTimestamp(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new HttpError(400, `invalid timestamp: ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** POST /init: the host's time (`timestamp`, RFC 3339 or epoch ms) and `envVars` for later processes. */
+export async function init(req: IncomingMessage, res: ServerResponse, options: InitOptions): Promise<void> {
+  const receivedAt = performance.now();
+  const body = (await readJson(req)) as { timestamp?: unknown; envVars?: unknown };
+  if (typeof body !== 'object' || body === null) throw new HttpError(400, 'the body must be a JSON object');
+  const timestamp = parseTimestamp(body.timestamp);
+  if (body.envVars !== undefined) {
+    if (typeof body.envVars !== 'object' || body.envVars === null)
+      throw new HttpError(400, 'envVars must be an object');
+    for (const [key, value] of Object.entries(body.envVars)) {
+      if (typeof value !== 'string') throw new HttpError(400, `envVars.${key} must be a string`);
+      options.env[key] = value;
+    }
+  }
+  if (timestamp !== undefined && options.allowSetClock) await setClock(timestamp, receivedAt);
+  res.writeHead(204);
+  res.end();
+}

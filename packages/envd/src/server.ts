@@ -1,0 +1,55 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Process } from '@amber/proto/process';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { downloadFile, uploadFile } from './files-http.js';
+import { HttpError, sendError } from './http-error.js';
+import { init } from './init-http.js';
+import { processService } from './process-service.js';
+import { ProcessTable } from './process-table.js';
+import { lookupUser } from './users.js';
+
+export const ENVD_PORT = 49983;
+
+export interface EnvdOptions {
+  defaultUser?: string;
+  allowSetClock?: boolean;
+  passwdPath?: string;
+}
+
+/** envd: E2B's guest agent protocol — Connect RPC services plus a few plain HTTP routes — on one port. */
+export function createEnvdServer(options: EnvdOptions = {}): Server {
+  const defaultUser = options.defaultUser ?? 'user';
+  const env: Record<string, string> = {};
+  const table = new ProcessTable(() => lookupUser(defaultUser, options.passwdPath)?.home ?? '/', env);
+  const files = { defaultUser, ...(options.passwdPath && { passwdPath: options.passwdPath }) };
+
+  const routes = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://envd');
+    try {
+      if (url.pathname === '/health' && req.method === 'GET') {
+        res.writeHead(204);
+        res.end();
+      } else if (url.pathname === '/files' && (req.method === 'GET' || req.method === 'HEAD')) {
+        await downloadFile(req, res, url, files);
+      } else if (url.pathname === '/files' && req.method === 'POST') {
+        await uploadFile(req, res, url, files);
+      } else if (url.pathname === '/init' && req.method === 'POST') {
+        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env });
+      } else {
+        throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
+      }
+    } catch (err) {
+      sendError(res, err);
+    }
+  };
+
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(Process, processService(table)),
+    fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
+  });
+  const server = createServer(handler);
+  // Streams of long-running commands stay open; keepalives travel inside them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}

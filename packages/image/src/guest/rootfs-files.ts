@@ -1,0 +1,43 @@
+/**
+ * Files the image adds to the Debian rootfs. busybox init is PID 1: it reaps orphans (Node can't) and
+ * respawns the guest agent if it ever dies. Network settings come from the kernel command line, so the host
+ * agent owns the guest address and every snapshot restores into any sandbox slot.
+ */
+export const inittab = `::sysinit:/opt/amber/rc
+::respawn:/usr/bin/node /opt/amber/envd.cjs
+::shutdown:/opt/amber/busybox sync
+::shutdown:/opt/amber/busybox umount -a -r
+`;
+
+export const rc = `#!/opt/amber/busybox sh
+bb=/opt/amber/busybox
+$bb mkdir -p /proc /sys /dev/pts /dev/shm /tmp /run
+$bb mount -t proc proc /proc
+$bb mount -t sysfs sysfs /sys
+$bb mount -t devpts devpts /dev/pts -o gid=5,mode=620,ptmxmode=666
+$bb mount -t tmpfs tmpfs /dev/shm -o mode=1777
+$bb mount -t tmpfs tmpfs /tmp -o mode=1777
+$bb mount -t tmpfs tmpfs /run -o mode=755
+hostname=amber
+ip=
+gw=
+for arg in $($bb cat /proc/cmdline); do
+  case "$arg" in
+    amber.hostname=*) hostname="\${arg#amber.hostname=}" ;;
+    amber.ip=*) ip="\${arg#amber.ip=}" ;;
+    amber.gw=*) gw="\${arg#amber.gw=}" ;;
+  esac
+done
+$bb hostname "$hostname"
+echo "$hostname" > /etc/hostname
+$bb ip link set lo up
+if [ -n "$ip" ]; then
+  $bb ip addr add "$ip" dev eth0
+  $bb ip link set eth0 up
+  [ -n "$gw" ] && $bb ip route add default via "$gw"
+fi
+`;
+
+export const hosts = `127.0.0.1 localhost
+::1 localhost ip6-localhost ip6-loopback
+`;
