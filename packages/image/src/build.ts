@@ -20,6 +20,8 @@ export interface BuildOptions extends InputOptions {
   cacheDir?: string;
   /** Rebuild even when a valid entry exists. */
   force?: boolean;
+  /** Re-hash every file of an existing entry (slow: reads the whole rootfs) instead of checking sizes. */
+  verifyHashes?: boolean;
   /** Step-by-step progress with timings; default: only when stderr is a TTY. */
   progress?: boolean;
 }
@@ -45,7 +47,7 @@ export async function ensureImage(options: BuildOptions = {}): Promise<BuildResu
   const dir = join(imagesDir(cacheDir), id);
   const seconds = () => (Date.now() - started) / 1000;
 
-  const existing = await loadImage(dir, true);
+  const existing = await loadImage(dir, options.verifyHashes ?? false);
   const existed = (await stat(dir).catch(() => undefined)) !== undefined;
   if (existing.image && !options.force) return { image: existing.image, built: false, seconds: seconds() };
 

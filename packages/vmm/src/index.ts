@@ -1,1 +1,6 @@
-export {};
+export { type Accel, accelArgs, detectAccel } from './accel.js';
+export { VmmError, type VmmErrorCode } from './errors.js';
+export { fileTail } from './file-tail.js';
+export { QmpClient, type QmpCommands, type QmpEvent } from './qmp-client.js';
+export { type LaunchOptions, Vm, type VmExit } from './vm.js';
+export { MAX_VCPUS, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';

@@ -14,6 +14,7 @@ export function registerImageCommands(program: Command): void {
     .action(async (opts: { force?: boolean; cacheDir?: string }) => {
       const result = await ensureImage({
         force: opts.force ?? false,
+        verifyHashes: true,
         ...(opts.cacheDir && { cacheDir: opts.cacheDir }),
       });
       const verb = result.built ? `built in ${result.seconds.toFixed(1)} s` : 'up to date (cached)';

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import { type Accel, accelArgs } from './accel.js';
+import { VmmError } from './errors.js';
+
+export interface VmSpec {
+  /** Directory for the VM's sockets and logs (qmp.sock, console.log, qemu.log). */
+  runDir: string;
+  vcpus: number;
+  memoryMib: number;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  disk: { path: string; format: 'qcow2' | 'raw' };
+  /** Guest RAM as a shared file we own (e.g. under /dev/shm), so snapshots can read it and restores can serve it lazily. */
+  memoryFile: string;
+  network?: { netns: string; tap: string; mac: string };
+  accel: Accel;
+  /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
+  incoming?: boolean;
+  /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socket`. */
+  uffd?: { shimPath: string; socket: string; trackWrites: boolean };
+}
+
+export const MAX_VCPUS = 64;
+
+export function runPaths(runDir: string) {
+  return {
+    qmp: join(runDir, 'qmp.sock'),
+    console: join(runDir, 'console.log'),
+    qemuLog: join(runDir, 'qemu.log'),
+    pid: join(runDir, 'qemu.pid'),
+  };
+}
+
+export function validateSpec(spec: VmSpec): void {
+  if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > MAX_VCPUS) {
+    throw new VmmError('invalid_spec', `vcpus must be an integer in [1, ${MAX_VCPUS}], got ${spec.vcpus}`);
+  }
+  if (!Number.isInteger(spec.memoryMib) || spec.memoryMib < 64) {
+    throw new VmmError('invalid_spec', `memoryMib must be an integer >= 64, got ${spec.memoryMib}`);
+  }
+  if (spec.cmdline.includes('\n')) throw new VmmError('invalid_spec', 'cmdline must be one line');
+}
+
+/**
+ * The QEMU command line. A restore must use exactly the same devices as the original boot, so this is a
+ * pure function of the spec; only `incoming` differs between boot and restore.
+ */
+export function qemuArgs(spec: VmSpec): string[] {
+  const paths = runPaths(spec.runDir);
+  const args = [
+    '-name',
+    `amber,debug-threads=on`,
+    '-M',
+    'pc,memory-backend=mem',
+    ...accelArgs(spec.accel, spec.vcpus),
+    '-bios',
+    '/usr/share/qemu/qboot.rom',
+    '-object',
+    `memory-backend-file,id=mem,size=${spec.memoryMib}M,mem-path=${spec.memoryFile},share=on,prealloc=off`,
+    '-m',
+    `${spec.memoryMib}M`,
+    '-smp',
+    String(spec.vcpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    spec.kernel,
+    '-initrd',
+    spec.initrd,
+    '-append',
+    spec.cmdline,
+    '-drive',
+    `file=${spec.disk.path},if=none,id=disk0,format=${spec.disk.format},cache=unsafe,discard=unmap`,
+    '-device',
+    'virtio-blk-pci,drive=disk0',
+    // Appended, so one log spans every boot and restore of the sandbox.
+    '-chardev',
+    `file,id=console0,path=${paths.console},append=on`,
+    '-serial',
+    'chardev:console0',
+    '-qmp',
+    `unix:${paths.qmp},server=on,wait=off`,
+  ];
+  if (spec.network) {
+    args.push(
+      '-netdev',
+      `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=net0,mac=${spec.network.mac}`,
+    );
+  }
+  if (spec.incoming) args.push('-incoming', 'defer');
+  return args;
+}

@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import type { Logger } from 'pino';
+import { VmmError } from './errors.js';
+import { fileTail } from './file-tail.js';
+import { QmpClient } from './qmp-client.js';
+import { qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
+
+export interface LaunchOptions {
+  log: Logger;
+  qemuBinary?: string;
+  /** How long QEMU may take to open its QMP socket. */
+  startTimeoutMs?: number;
+}
+
+export interface VmExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const DEFAULT_QEMU = 'qemu-system-x86_64';
+
+/**
+ * One QEMU process and its QMP connection. QEMU is our child (so it is reaped the moment it dies) unless
+ * the VM was adopted after an agent restart, in which case the QMP socket closing is the exit signal.
+ * Emits 'exit' (VmExit) exactly once.
+ */
+export class Vm extends EventEmitter {
+  private exitInfo?: VmExit;
+  readonly exited: Promise<VmExit>;
+
+  private constructor(
+    readonly spec: VmSpec,
+    readonly pid: number,
+    readonly qmp: QmpClient,
+    private readonly log: Logger,
+    exit: Promise<VmExit>,
+  ) {
+    super();
+    this.exited = exit.then((info) => {
+      this.exitInfo = info;
+      this.qmp.close();
+      this.log.info({ pid, ...info }, 'qemu exited');
+      this.emit('exit', info);
+      return info;
+    });
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  static async launch(spec: VmSpec, options: LaunchOptions): Promise<Vm> {
+    validateSpec(spec);
+    const paths = runPaths(spec.runDir);
+    await mkdir(spec.runDir, { recursive: true });
+    await claimSocketPath(paths.qmp);
+    const qemu = options.qemuBinary ?? DEFAULT_QEMU;
+    const args = qemuArgs(spec);
+    const [cmd, argv] = spec.network
+      ? ['ip', ['netns', 'exec', spec.network.netns, qemu, ...args]]
+      : [qemu, args];
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (spec.uffd) {
+      env.LD_PRELOAD = spec.uffd.shimPath;
+      env.AMBER_UFFD_SOCKET = spec.uffd.socket;
+      env.AMBER_UFFD_MEM_PATH = spec.memoryFile;
+      env.AMBER_UFFD_WP = spec.uffd.trackWrites ? '1' : '0';
+    }
+    // Through `ip netns exec`, a missing QEMU would look like an ip failure; check first.
+    if (spec.network) await assertBinary(qemu);
+    const log = options.log.child({ runDir: spec.runDir });
+    const qemuLog = createWriteStream(paths.qemuLog);
+    // detached: QEMU gets its own process group, so a Ctrl-C aimed at the agent doesn't kill every VM.
+    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child.stdout?.pipe(qemuLog);
+    child.stderr?.pipe(qemuLog);
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'ENOENT'
+            ? new VmmError('qemu_not_found', `${cmd} not found; install QEMU (scripts/install.sh)`, {
+                cause: err,
+              })
+            : new VmmError('qemu_start_failed', `cannot start ${cmd}: ${err.message}`, { cause: err }),
+        ),
+      ),
+    );
+    spawnError.catch(() => {});
+    const exited = new Promise<VmExit>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      const qmp = await Promise.race([
+        connectWhenReady(paths.qmp, options.startTimeoutMs ?? 10_000),
+        spawnError,
+        exited.then(async (exit) => {
+          throw new VmmError(
+            'qemu_exited',
+            `QEMU exited during start (code ${exit.code}, signal ${exit.signal})`,
+            {
+              detail: await describeFailure(spec),
+            },
+          );
+        }),
+      ]);
+      const pid = child.pid as number;
+      await writeFile(paths.pid, `${pid}\n`);
+      log.info({ pid, accel: spec.accel, incoming: spec.incoming ?? false }, 'qemu started');
+      return new Vm(spec, pid, qmp, log, exited);
+    } catch (err) {
+      child.kill('SIGKILL');
+      if (err instanceof VmmError && err.code !== 'qmp_timeout') throw err;
+      throw new VmmError('qemu_start_failed', `QEMU did not come up: ${(err as Error).message}`, {
+        cause: err,
+        detail: await describeFailure(spec),
+      });
+    }
+  }
+
+  /** Re-attaches to a QEMU left running by a previous agent (it is no longer our child). */
+  static async adopt(spec: VmSpec, pid: number, options: { log: Logger }): Promise<Vm> {
+    const qmp = await QmpClient.connect(runPaths(spec.runDir).qmp, 2000);
+    const exited = new Promise<VmExit>((resolve) =>
+      qmp.once('close', () => resolve({ code: null, signal: null })),
+    );
+    return new Vm(spec, pid, qmp, options.log.child({ runDir: spec.runDir, adopted: true }), exited);
+  }
+
+  async status(): Promise<string> {
+    return (await this.qmp.execute('query-status', {})).status;
+  }
+
+  async pause(): Promise<void> {
+    await this.qmp.execute('stop', {});
+  }
+
+  async resume(): Promise<void> {
+    await this.qmp.execute('cont', {});
+  }
+
+  /** Orderly stop through QMP, then SIGKILL if QEMU lingers. */
+  async quit(timeoutMs = 3000): Promise<VmExit> {
+    if (!this.running) return this.exited;
+    await this.qmp.execute('quit', {}, timeoutMs).catch(() => undefined);
+    const timer = setTimeout(() => this.kill(), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async kill(): Promise<VmExit> {
+    if (this.running) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
+    return this.exited;
+  }
+
+  consoleTail(bytes = 2000): Promise<string> {
+    return fileTail(runPaths(this.spec.runDir).console, bytes);
+  }
+}
+
+/** Removes a stale socket file, but refuses one that something still listens on. */
+async function claimSocketPath(path: string): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve) => {
+    const probe = createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (inUse) throw new VmmError('qemu_start_failed', `socket ${path} is in use by another process`);
+  await rm(path, { force: true });
+}
+
+async function assertBinary(qemu: string): Promise<void> {
+  if (qemu.includes('/')) {
+    if (!(await stat(qemu).catch(() => undefined))) {
+      throw new VmmError('qemu_not_found', `${qemu} not found; install QEMU (scripts/install.sh)`);
+    }
+    return;
+  }
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && (await stat(`${dir}/${qemu}`).catch(() => undefined))) return;
+  }
+  throw new VmmError('qemu_not_found', `${qemu} not found in PATH; install QEMU (scripts/install.sh)`);
+}
+
+async function connectWhenReady(path: string, timeoutMs: number): Promise<QmpClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await QmpClient.connect(path, Math.max(500, deadline - Date.now()));
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new VmmError('qmp_timeout', `QMP socket ${path} not ready in ${timeoutMs} ms`, { cause: err });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+async function describeFailure(spec: VmSpec): Promise<string> {
+  const paths = runPaths(spec.runDir);
+  const [stderr, consoleText] = await Promise.all([fileTail(paths.qemuLog), fileTail(paths.console)]);
+  const parts: string[] = [];
+  if (stderr.trim()) parts.push(`--- qemu stderr (tail) ---\n${stderr.trim()}`);
+  if (consoleText.trim()) parts.push(`--- guest console (tail) ---\n${consoleText.trim()}`);
+  return parts.join('\n');
+}
+
+export { describeFailure };
