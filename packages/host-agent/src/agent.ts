@@ -1,0 +1,46 @@
+import { mkdir } from 'node:fs/promises';
+import { ensureImage, type Image } from '@amber/image';
+import { type Logger, pino } from 'pino';
+import { type AgentConfig, loadConfig } from './config.js';
+import { cleanUpAfterCrash } from './recovery.js';
+import { type AgentServer, startRpcServer } from './rpc/server.js';
+import { SandboxManager } from './sandbox-manager.js';
+
+export interface AgentOptions {
+  config?: Partial<AgentConfig>;
+  log?: Logger;
+  /** Use this image instead of resolving (and if needed building) the current one. */
+  image?: Image;
+}
+
+export interface RunningAgent {
+  config: AgentConfig;
+  manager: SandboxManager;
+  server: AgentServer;
+  /** Stops serving. Sandboxes are left running for the next agent to find. */
+  close(): Promise<void>;
+}
+
+export async function startAgent(options: AgentOptions = {}): Promise<RunningAgent> {
+  const config = loadConfig(options.config);
+  const log = options.log ?? pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' });
+  await mkdir(config.home, { recursive: true });
+  const image = options.image ?? (await ensureImage({ cacheDir: config.cacheDir })).image;
+  await cleanUpAfterCrash(config, log);
+  const manager = new SandboxManager(config, image, log);
+  manager.startReaper();
+  const server = await startRpcServer(manager, config.listen, config.token);
+  log.info(
+    { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },
+    'host agent ready',
+  );
+  return {
+    config,
+    manager,
+    server,
+    close: async () => {
+      await server.close();
+      await manager.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { cpus, homedir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { type Accel, detectAccel } from '@amber/vmm';
+
+export interface AgentConfig {
+  /** $AMBER_HOME: sandboxes/, snapshots/, the agent socket. */
+  home: string;
+  /** Guest image cache (shared by every agent on the machine). */
+  cacheDir: string;
+  /** Where guest RAM files live; must be a tmpfs for speed (and for SEEK_DATA to find holes cheaply). */
+  shmDir: string;
+  /** `unix:<path>` or `<host>:<port>`. */
+  listen: string;
+  /** Required on the RPC when listening on anything but a unix socket or loopback. */
+  token?: string;
+  accel: Accel;
+  memoryBudgetMib: number;
+  maxVcpus: number;
+  defaults: { vcpus: number; memoryMib: number; ttlSeconds: number };
+  maxTtlSeconds: number;
+  minMemoryMib: number;
+}
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Defaults from the environment. The memory budget leaves the host 2 GiB (or a quarter, on small
+ * machines) for itself, page cache and QEMU's own overhead.
+ */
+export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
+  const home = overrides.home ?? process.env.AMBER_HOME ?? join(homedir(), '.amber');
+  const totalMib = Math.floor(totalmem() / 1024 / 1024);
+  const reserve = Math.min(2048, Math.floor(totalMib / 4));
+  const token = process.env.AMBER_AGENT_TOKEN;
+  return {
+    home,
+    cacheDir: process.env.AMBER_CACHE_DIR ?? '/var/cache/amber',
+    shmDir: process.env.AMBER_SHM_DIR ?? '/dev/shm',
+    listen: process.env.AMBER_AGENT_LISTEN ?? `unix:${join(home, 'agent.sock')}`,
+    ...(token && { token }),
+    accel: detectAccel(),
+    memoryBudgetMib: numberFromEnv('AMBER_MEMORY_BUDGET_MIB', totalMib - reserve),
+    maxVcpus: Math.max(1, cpus().length * 4),
+    defaults: {
+      vcpus: 1,
+      memoryMib: numberFromEnv('AMBER_DEFAULT_MEMORY_MIB', 512),
+      ttlSeconds: numberFromEnv('AMBER_DEFAULT_TTL_SECONDS', 300),
+    },
+    maxTtlSeconds: 24 * 3600,
+    minMemoryMib: 128,
+    ...overrides,
+  };
+}

@@ -1,0 +1,207 @@
+import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { connectInNetns } from '@amber/native';
+import { Process } from '@amber/proto/process';
+import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { AgentError } from '../errors.js';
+
+export const ENVD_PORT = 49983;
+
+export interface ExecEvent {
+  pid?: number;
+  stdout?: Uint8Array;
+  stderr?: Uint8Array;
+  exit?: { exitCode: number; signal: string };
+}
+
+export interface ExecOptions {
+  cmd: string;
+  args: string[];
+  envs: Record<string, string>;
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Talks to one guest's envd. Every connection is a TCP socket created inside the sandbox's network
+ * namespace, so the guest is reachable from the agent and from nowhere else on the host.
+ */
+export class EnvdClient {
+  readonly process: Client<typeof Process>;
+
+  constructor(
+    private readonly nsPath: string,
+    private readonly host: string,
+    private readonly port = ENVD_PORT,
+  ) {
+    const createConnection = () => connectInNetns(this.nsPath, this.host, this.port);
+    this.process = createClient(
+      Process,
+      createConnectTransport({
+        baseUrl: `http://${host}:${port}`,
+        httpVersion: '1.1',
+        nodeOptions: { createConnection },
+      }),
+    );
+  }
+
+  /** No `agent` on purpose: Node ignores `createConnection` when an agent (even `false`) is given. */
+  private http(method: string, path: string, headers: Record<string, string> = {}): ClientRequest {
+    return request({
+      method,
+      host: this.host,
+      port: this.port,
+      path,
+      headers,
+      createConnection: () => connectInNetns(this.nsPath, this.host, this.port),
+    });
+  }
+
+  private send(req: ClientRequest, body?: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+
+  async health(timeoutMs = 1000): Promise<boolean> {
+    const req = this.http('GET', '/health');
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    try {
+      const res = await this.send(req);
+      res.resume();
+      return res.statusCode === 204;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Polls /health until envd answers; `alive` lets the caller stop early when the VM dies. */
+  async waitHealthy(timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!alive()) throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
+      if (await this.health(Math.min(1000, deadline - Date.now()))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`);
+  }
+
+  /** Sends the host's time (and env) after boot or restore; envd sets the guest clock from it. */
+  async init(body: { timestamp?: number; envVars?: Record<string, string> }): Promise<void> {
+    const res = await this.send(
+      this.http('POST', '/init', { 'content-type': 'application/json' }),
+      JSON.stringify(body),
+    );
+    const text = await readBody(res);
+    if (res.statusCode !== 204)
+      throw new AgentError('internal', `envd /init answered ${res.statusCode}: ${text}`);
+  }
+
+  async *exec(options: ExecOptions): AsyncGenerator<ExecEvent> {
+    const stream = this.process.start(
+      {
+        process: {
+          cmd: options.cmd,
+          args: options.args,
+          envs: options.envs,
+          ...(options.cwd && { cwd: options.cwd }),
+        },
+      },
+      options.signal ? { signal: options.signal } : {},
+    );
+    for await (const res of stream) {
+      const event = res.event?.event;
+      if (!event) continue;
+      if (event.case === 'start') yield { pid: event.value.pid };
+      else if (event.case === 'data') {
+        const out = event.value.output;
+        if (out.case === 'stdout') yield { stdout: out.value };
+        else if (out.case === 'stderr') yield { stderr: out.value };
+      } else if (event.case === 'end') {
+        const signal = event.value.status.startsWith('signal: ') ? event.value.status.slice(8) : '';
+        if (event.value.error && !event.value.exited && !signal) {
+          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${event.value.error}`);
+        }
+        yield { exit: { exitCode: event.value.exitCode, signal } };
+      }
+    }
+  }
+
+  /** Streams `chunks` into the guest file at `path` without holding the file in memory. */
+  async writeFile(path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+    const req = this.http('POST', `/files?${new URLSearchParams({ path, username: 'root' })}`, {
+      'content-type': 'application/octet-stream',
+      'transfer-encoding': 'chunked',
+    });
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      req.once('response', resolve);
+      req.once('error', reject);
+    });
+    let bytes = 0;
+    try {
+      for await (const chunk of chunks) {
+        bytes += chunk.byteLength;
+        if (!req.write(chunk)) await new Promise<void>((resolve) => req.once('drain', resolve));
+      }
+      req.end();
+    } catch (err) {
+      req.destroy();
+      throw err;
+    }
+    const res = await response;
+    const text = await readBody(res);
+    if (res.statusCode !== 200) throw envdHttpError(res.statusCode ?? 0, text, path);
+    return bytes;
+  }
+
+  async *readFile(path: string): AsyncGenerator<Uint8Array> {
+    const res = await this.send(
+      this.http('GET', `/files?${new URLSearchParams({ path, username: 'root' })}`),
+    );
+    if (res.statusCode !== 200) throw envdHttpError(res.statusCode ?? 0, await readBody(res), path);
+    for await (const chunk of res) yield chunk as Buffer;
+  }
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of res) text += chunk;
+  return text;
+}
+
+function envdHttpError(status: number, body: string, path: string): AgentError {
+  let message = body;
+  try {
+    message = (JSON.parse(body) as { message?: string }).message ?? body;
+  } catch {
+    // not JSON; keep the raw text
+  }
+  const code =
+    status === 404
+      ? 'not_found'
+      : status === 400
+        ? 'invalid_argument'
+        : status === 507
+          ? 'resource_exhausted'
+          : 'internal';
+  return new AgentError(code, `${path}: ${message}`);
+}
+
+/** Maps a failure talking to envd into the agent's error space. */
+export function fromEnvdError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  if (err instanceof ConnectError) {
+    const code =
+      err.code === Code.NotFound
+        ? 'not_found'
+        : err.code === Code.InvalidArgument
+          ? 'invalid_argument'
+          : err.code === Code.Unavailable
+            ? 'unavailable'
+            : 'internal';
+    return new AgentError(code, `guest agent: ${err.rawMessage}`, { cause: err });
+  }
+  return new AgentError('unavailable', `guest agent unreachable: ${(err as Error).message}`, { cause: err });
+}

@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { AgentError } from '../errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Every guest gets the same address, in a network namespace of its own, so any snapshot restores into any
+ * slot. The host reaches envd by creating sockets inside the namespace; no route leads from the host's
+ * namespace (or another sandbox's) into it.
+ */
+export const GUEST_NET = {
+  guestIp: '169.254.0.21',
+  hostIp: '169.254.0.22',
+  prefix: 30,
+  tap: 'tap0',
+  mac: '52:54:00:a0:00:21',
+} as const;
+
+export interface NetworkSlot {
+  netns: string;
+  nsPath: string;
+  tap: string;
+  mac: string;
+  guestIp: string;
+}
+
+export function netnsName(sandboxId: string): string {
+  return `amber-${sandboxId}`;
+}
+
+export function kernelNetArgs(): string {
+  return `amber.ip=${GUEST_NET.guestIp}/${GUEST_NET.prefix} amber.gw=${GUEST_NET.hostIp}`;
+}
+
+async function ip(args: string[], input?: string): Promise<void> {
+  try {
+    const child = execFileAsync('ip', args);
+    if (input !== undefined) {
+      child.child.stdin?.end(input);
+    }
+    await child;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new AgentError('internal', `ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+export async function createNetworkSlot(sandboxId: string): Promise<NetworkSlot> {
+  const netns = netnsName(sandboxId);
+  await ip(['netns', 'add', netns]);
+  try {
+    await ip(
+      ['-n', netns, '-batch', '-'],
+      [
+        'link set lo up',
+        `tuntap add ${GUEST_NET.tap} mode tap`,
+        `addr add ${GUEST_NET.hostIp}/${GUEST_NET.prefix} dev ${GUEST_NET.tap}`,
+        `link set ${GUEST_NET.tap} up`,
+      ].join('\n'),
+    );
+  } catch (err) {
+    await destroyNetworkSlot(netns);
+    throw err;
+  }
+  return {
+    netns,
+    nsPath: `/run/netns/${netns}`,
+    tap: GUEST_NET.tap,
+    mac: GUEST_NET.mac,
+    guestIp: GUEST_NET.guestIp,
+  };
+}
+
+/** Deleting the namespace deletes the tap inside it. Idempotent. */
+export async function destroyNetworkSlot(netns: string): Promise<void> {
+  try {
+    await execFileAsync('ip', ['netns', 'del', netns]);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    if (!/No such file|Invalid argument|does not exist/i.test(stderr)) {
+      throw new AgentError('internal', `ip netns del ${netns} failed: ${stderr.trim()}`, { cause: err });
+    }
+  }
+}
+
+export async function listNetworkSlots(): Promise<string[]> {
+  const { stdout } = await execFileAsync('ip', ['netns', 'list']);
+  return stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.startsWith('amber-'));
+}

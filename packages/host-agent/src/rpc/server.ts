@@ -1,0 +1,75 @@
+import { timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer, type Http2Server } from 'node:http2';
+import { dirname } from 'node:path';
+import { HostAgentService } from '@amber/proto/hostagent';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { SandboxManager } from '../sandbox-manager.js';
+import { isLocal, type ListenAddress, parseListenAddress } from './listen-address.js';
+import { hostAgentService } from './service.js';
+
+function tokenInterceptor(token: string): Interceptor {
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (next) => async (req) => {
+    const given = Buffer.from(req.header.get('authorization') ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new ConnectError('a valid agent token is required', Code.Unauthenticated);
+    }
+    return next(req);
+  };
+}
+
+export interface AgentServer {
+  server: Http2Server;
+  address: ListenAddress;
+  /** Where clients connect: the socket path or host:port actually bound (port 0 resolved). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * HTTP/2 cleartext, because WriteFile is a client stream. A unix socket (mode 0600) or loopback is the
+ * default; any other address refuses to start without a token.
+ */
+export async function startRpcServer(
+  manager: SandboxManager,
+  listen: string,
+  token?: string,
+): Promise<AgentServer> {
+  const address = parseListenAddress(listen);
+  if (!isLocal(address) && !token) {
+    throw new Error(`refusing to listen on ${listen} without a token (set AMBER_AGENT_TOKEN)`);
+  }
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(HostAgentService, hostAgentService(manager)),
+    interceptors: token ? [tokenInterceptor(token)] : [],
+  });
+  const server = createServer(handler);
+  if (address.kind === 'unix') {
+    await mkdir(dirname(address.path), { recursive: true });
+    await rm(address.path, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (address.kind === 'unix') server.listen(address.path, resolve);
+    else server.listen(address.port, address.host, resolve);
+  });
+  if (address.kind === 'unix') await chmod(address.path, 0o600);
+  const bound = server.address();
+  const url =
+    address.kind === 'unix'
+      ? `unix:${address.path}`
+      : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${typeof bound === 'object' && bound ? bound.port : address.port}`;
+  return {
+    server,
+    address,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Streams of running commands would hold close() open forever.
+        setTimeout(resolve, 2000).unref();
+      }),
+  };
+}

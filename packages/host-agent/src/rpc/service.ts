@@ -1,0 +1,108 @@
+import type { HostAgentService, WriteFileRequest } from '@amber/proto/hostagent';
+import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { AgentError } from '../errors.js';
+import type { SandboxManager } from '../sandbox-manager.js';
+import { toSandboxMessage } from './convert.js';
+
+/** Turns every failure into a ConnectError with a stable code; never leaks a stack trace to the caller. */
+function rpcError(err: unknown): ConnectError {
+  if (err instanceof AgentError) return err.toConnectError();
+  if (err instanceof ConnectError) return err;
+  return new AgentError('internal', (err as Error)?.message ?? String(err)).toConnectError();
+}
+
+function guard<A extends unknown[], R>(fn: (...args: A) => Promise<R> | R) {
+  return async (...args: A): Promise<R> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw rpcError(err);
+    }
+  };
+}
+
+function guardStream<A extends unknown[], R>(fn: (...args: A) => AsyncIterable<R>) {
+  return async function* (...args: A): AsyncGenerator<R> {
+    try {
+      yield* fn(...args);
+    } catch (err) {
+      throw rpcError(err);
+    }
+  };
+}
+
+const READ_CHUNK = 256 * 1024;
+
+export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<typeof HostAgentService>> {
+  return {
+    createSandbox: guard(async (req) => {
+      const spec = req.spec;
+      const sandbox = await manager.create({
+        vcpus: spec?.vcpus,
+        memoryMib: spec?.memoryMib,
+        ttlSeconds: spec?.ttlSeconds,
+        template: spec?.template,
+        metadata: spec?.metadata,
+      });
+      return { sandbox: toSandboxMessage(sandbox) };
+    }),
+    destroySandbox: guard(async (req) => {
+      await manager.destroy(req.sandboxId);
+      return {};
+    }),
+    getSandbox: guard((req) => ({ sandbox: toSandboxMessage(manager.get(req.sandboxId)) })),
+    listSandboxes: guard(() => ({ sandboxes: manager.list().map(toSandboxMessage) })),
+    ping: guard((req) => ({
+      sandbox: toSandboxMessage(manager.ping(req.sandboxId, req.ttlSeconds || undefined)),
+    })),
+
+    exec: guardStream(async function* (req, ctx) {
+      for await (const event of manager.exec(req.sandboxId, {
+        cmd: req.cmd,
+        args: req.args,
+        envs: req.envs,
+        ...(req.cwd && { cwd: req.cwd }),
+        ...(req.timeoutMs && { timeoutMs: req.timeoutMs }),
+        signal: ctx.signal,
+      })) {
+        if (event.pid !== undefined) yield { event: { case: 'pid' as const, value: event.pid } };
+        if (event.stdout) yield { event: { case: 'stdout' as const, value: event.stdout } };
+        if (event.stderr) yield { event: { case: 'stderr' as const, value: event.stderr } };
+        if (event.exit) yield { event: { case: 'exit' as const, value: event.exit } };
+      }
+    }),
+
+    writeFile: guard(async (requests: AsyncIterable<WriteFileRequest>) => {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.part.case !== 'header') {
+        throw new AgentError('invalid_argument', 'the first WriteFile message must be a header');
+      }
+      const { sandboxId, path } = first.value.part.value;
+      async function* data(): AsyncGenerator<Uint8Array> {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          if (next.value.part.case !== 'data')
+            throw new AgentError('invalid_argument', 'only data may follow the header');
+          yield next.value.part.value;
+        }
+      }
+      const bytesWritten = await manager.writeFile(sandboxId, path, data());
+      return { bytesWritten: BigInt(bytesWritten) };
+    }),
+
+    readFile: guardStream(async function* (req) {
+      for await (const chunk of manager.readFile(req.sandboxId, req.path)) {
+        for (let at = 0; at < chunk.byteLength; at += READ_CHUNK)
+          yield { data: chunk.subarray(at, at + READ_CHUNK) };
+      }
+    }),
+
+    getHostInfo: guard(() => ({
+      accel: manager.config.accel,
+      memoryBudgetMib: BigInt(manager.budget.totalMib),
+      memoryCommittedMib: BigInt(manager.budget.committedMib),
+      sandboxes: manager.list().length,
+      imageId: manager.image.id,
+    })),
+  };
+}

@@ -1,0 +1,233 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { Image } from '@amber/image';
+import type { Logger } from 'pino';
+import { writeFileAtomic } from './atomic-file.js';
+import type { AgentConfig } from './config.js';
+import { type ExecEvent, fromEnvdError } from './envd/envd-client.js';
+import { AgentError, notFound } from './errors.js';
+import { newSandboxId } from './ids.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { MemoryBudget } from './memory-budget.js';
+import { bootSandbox, teardownRuntime } from './runtime.js';
+import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
+import {
+  type CreateInput,
+  validateCreate,
+  validateGuestPath,
+  validateSandboxId,
+  validateTtl,
+} from './validate.js';
+
+export interface ExecInput {
+  cmd: string;
+  args: string[];
+  envs: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Owns every sandbox on this host: their records, runtimes, memory reservations and time to live. */
+export class SandboxManager {
+  private readonly sandboxes = new Map<string, Sandbox>();
+  private readonly locks = new KeyedMutex();
+  readonly budget: MemoryBudget;
+  private reaper?: NodeJS.Timeout;
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly image: Image,
+    private readonly log: Logger,
+  ) {
+    this.budget = new MemoryBudget(config.memoryBudgetMib);
+  }
+
+  paths(id: string) {
+    return sandboxPaths(this.config.home, this.config.shmDir, id);
+  }
+
+  startReaper(intervalMs = 1000): void {
+    this.reaper = setInterval(() => void this.reapExpired(), intervalMs);
+    this.reaper.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.reaper) clearInterval(this.reaper);
+  }
+
+  list(): SandboxRecord[] {
+    return [...this.sandboxes.values()].map(toRecord);
+  }
+
+  get(id: string): Sandbox {
+    const sandbox = this.sandboxes.get(validateSandboxId(id));
+    if (!sandbox) throw notFound('sandbox', id);
+    return sandbox;
+  }
+
+  async create(input: CreateInput): Promise<SandboxRecord> {
+    const valid = validateCreate(this.config, input);
+    if (valid.template) throw new AgentError('not_found', `template ${valid.template} not found`);
+    const id = newSandboxId();
+    this.budget.reserve(id, valid.memoryMib);
+    const now = Date.now();
+    const sandbox: Sandbox = {
+      id,
+      state: 'starting',
+      vcpus: valid.vcpus,
+      memoryMib: valid.memoryMib,
+      template: valid.template,
+      metadata: valid.metadata,
+      createdAtMs: now,
+      expiresAtMs: now + valid.ttlSeconds * 1000,
+      ttlSeconds: valid.ttlSeconds,
+      error: '',
+      imageId: this.image.id,
+    };
+    this.sandboxes.set(id, sandbox);
+    const paths = this.paths(id);
+    const log = this.log.child({ sandbox: id });
+    try {
+      await this.locks.run(id, async () => {
+        await mkdir(paths.dir, { recursive: true });
+        await this.persist(sandbox);
+        const started = Date.now();
+        const runtime = await bootSandbox(
+          this.config,
+          { id, vcpus: sandbox.vcpus, memoryMib: sandbox.memoryMib, image: this.image, paths },
+          log,
+        );
+        this.attach(sandbox, runtime);
+        sandbox.state = 'running';
+        await this.persist(sandbox);
+        log.info({ ms: Date.now() - started, memoryMib: sandbox.memoryMib }, 'sandbox running');
+      });
+    } catch (err) {
+      log.error({ err }, 'sandbox failed to start');
+      this.sandboxes.delete(id);
+      this.budget.release(id);
+      await rm(paths.dir, { recursive: true, force: true });
+      throw err instanceof AgentError
+        ? err
+        : new AgentError('internal', `sandbox failed to start: ${(err as Error).message}`, { cause: err });
+    }
+    return toRecord(sandbox);
+  }
+
+  /** Watches QEMU: an exit the agent didn't ask for marks the sandbox failed and frees its resources. */
+  private attach(sandbox: Sandbox, runtime: SandboxRuntime): void {
+    sandbox.runtime = runtime;
+    sandbox.qemuPid = runtime.vm.pid;
+    runtime.vm.once('exit', (exit: { code: number | null; signal: string | null }) => {
+      if (runtime.expectedExit) return;
+      void this.locks.run(sandbox.id, async () => {
+        if (sandbox.runtime !== runtime) return;
+        const consoleTail = await runtime.vm.consoleTail(1000);
+        sandbox.state = 'error';
+        sandbox.error = `QEMU exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
+        this.log.error({ sandbox: sandbox.id, ...exit, console: consoleTail }, 'sandbox VM died');
+        await this.release(sandbox);
+        await rm(this.paths(sandbox.id).disk, { force: true });
+        await this.persist(sandbox);
+      });
+    });
+  }
+
+  /** Frees the VM, network slot, guest RAM and memory reservation; keeps the record. */
+  private async release(sandbox: Sandbox): Promise<void> {
+    const runtime = sandbox.runtime;
+    sandbox.runtime = undefined;
+    sandbox.qemuPid = undefined;
+    if (runtime) await teardownRuntime(runtime, this.paths(sandbox.id));
+    this.budget.release(sandbox.id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    const sandbox = this.get(id);
+    await this.locks.run(sandbox.id, async () => {
+      if (!this.sandboxes.has(sandbox.id)) throw notFound('sandbox', id);
+      sandbox.state = 'stopping';
+      await this.release(sandbox);
+      await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
+      this.sandboxes.delete(sandbox.id);
+      this.log.info({ sandbox: sandbox.id }, 'sandbox destroyed');
+    });
+  }
+
+  ping(id: string, ttlSeconds?: number): SandboxRecord {
+    const sandbox = this.get(id);
+    if (ttlSeconds !== undefined && ttlSeconds > 0) sandbox.ttlSeconds = validateTtl(this.config, ttlSeconds);
+    sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
+    return toRecord(sandbox);
+  }
+
+  private running(id: string): SandboxRuntime {
+    const sandbox = this.get(id);
+    if (sandbox.state !== 'running' || !sandbox.runtime) {
+      throw new AgentError('failed_precondition', `sandbox ${id} is ${sandbox.state}, not running`);
+    }
+    return sandbox.runtime;
+  }
+
+  async *exec(id: string, input: ExecInput): AsyncGenerator<ExecEvent> {
+    const runtime = this.running(id);
+    if (!input.cmd) throw new AgentError('invalid_argument', 'cmd is required');
+    const timeout = input.timeoutMs ? AbortSignal.timeout(input.timeoutMs) : undefined;
+    let pid: number | undefined;
+    const killOnTimeout = () => {
+      if (pid !== undefined) {
+        void runtime.envd.process
+          .sendSignal({ process: { selector: { case: 'pid', value: pid } }, signal: 9 })
+          .catch(() => undefined);
+      }
+    };
+    timeout?.addEventListener('abort', killOnTimeout);
+    try {
+      const events = runtime.envd.exec({ ...input, ...(input.signal && { signal: input.signal }) });
+      for await (const event of events) {
+        if (event.pid !== undefined) pid = event.pid;
+        yield event;
+      }
+    } catch (err) {
+      throw fromEnvdError(err);
+    } finally {
+      timeout?.removeEventListener('abort', killOnTimeout);
+    }
+  }
+
+  writeFile(id: string, path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+    const runtime = this.running(id);
+    return runtime.envd.writeFile(validateGuestPath(path), chunks).catch((err) => {
+      throw fromEnvdError(err);
+    });
+  }
+
+  async *readFile(id: string, path: string): AsyncGenerator<Uint8Array> {
+    const runtime = this.running(id);
+    try {
+      yield* runtime.envd.readFile(validateGuestPath(path));
+    } catch (err) {
+      throw fromEnvdError(err);
+    }
+  }
+
+  private async reapExpired(): Promise<void> {
+    const now = Date.now();
+    for (const sandbox of this.sandboxes.values()) {
+      if (sandbox.expiresAtMs > now || sandbox.state === 'starting' || sandbox.state === 'stopping') continue;
+      this.log.info({ sandbox: sandbox.id, state: sandbox.state }, 'sandbox expired');
+      await this.destroy(sandbox.id).catch((err) =>
+        this.log.error({ err, sandbox: sandbox.id }, 'reaping failed'),
+      );
+    }
+  }
+
+  private async persist(sandbox: Sandbox): Promise<void> {
+    await writeFileAtomic(this.paths(sandbox.id).record, `${JSON.stringify(toRecord(sandbox), null, 2)}\n`);
+  }
+}
+
+function toRecord(sandbox: Sandbox): SandboxRecord {
+  const { runtime: _runtime, ...record } = sandbox;
+  return { ...record, metadata: { ...record.metadata } };
+}

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { Vm } from '@amber/vmm';
+import type { EnvdClient } from './envd/envd-client.js';
+import type { NetworkSlot } from './network/network-slot.js';
+
+export type SandboxState =
+  | 'starting'
+  | 'running'
+  | 'pausing'
+  | 'paused'
+  | 'resuming'
+  | 'stopping'
+  | 'stopped'
+  | 'error';
+
+/** What survives an agent restart (sandbox.json). */
+export interface SandboxRecord {
+  id: string;
+  state: SandboxState;
+  vcpus: number;
+  memoryMib: number;
+  template: string;
+  metadata: Record<string, string>;
+  createdAtMs: number;
+  expiresAtMs: number;
+  ttlSeconds: number;
+  error: string;
+  imageId: string;
+  /** QEMU's pid while it runs, to find (and adopt or kill) it after an agent restart. */
+  qemuPid?: number;
+}
+
+/** Live resources of a running sandbox; absent when paused, stopped or failed. */
+export interface SandboxRuntime {
+  vm: Vm;
+  slot: NetworkSlot;
+  envd: EnvdClient;
+  /** Set while the agent itself is stopping the VM, so its exit is not reported as a crash. */
+  expectedExit: boolean;
+}
+
+export interface Sandbox extends SandboxRecord {
+  runtime?: SandboxRuntime;
+}
+
+export function sandboxPaths(home: string, shmDir: string, id: string) {
+  const dir = join(home, 'sandboxes', id);
+  return {
+    dir,
+    record: join(dir, 'sandbox.json'),
+    disk: join(dir, 'disk.qcow2'),
+    run: join(dir, 'run'),
+    snapshot: join(dir, 'snapshot'),
+    memory: join(shmDir, `amber-${id}.mem`),
+  };
+}
+
+export type SandboxPaths = ReturnType<typeof sandboxPaths>;
