@@ -128,7 +128,7 @@ describe('several sandboxes', () => {
 
     const pids = ids.map((id) => t.agent.manager.get(id).qemuPid);
     await Promise.all(ids.map((id) => t.client.destroySandbox({ sandboxId: id })));
-    ids.forEach((id, i) => assert.deepEqual(leftovers(t.agent, id, pids[i]), []));
+    for (const [i, id] of ids.entries()) assert.deepEqual(leftovers(t.agent, id, pids[i]), []);
     assert.equal(t.agent.manager.budget.committedMib, 0);
   });
 });
