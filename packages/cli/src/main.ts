@@ -1,13 +1,18 @@
 import { Command, CommanderError } from 'commander';
+import { registerAgentCommands } from './commands/agent.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerSandboxCommands } from './commands/sandbox.js';
 
 /** Builds the `amber` command tree; each command group lives in its own file under commands/. */
 export function createProgram(): Command {
   const program = new Command('amber')
     .description('Amber: microVM sandboxes with lazy memory snapshots')
     .showHelpAfterError()
+    .enablePositionalOptions()
     .exitOverride();
+  registerAgentCommands(program);
   registerImageCommands(program);
+  registerSandboxCommands(program);
   return program;
 }
 
