@@ -129,7 +129,7 @@ describe('HTTP routes', () => {
   test('errors are JSON with a code and a message', async () => {
     const missing = await fetch(`${base}/files?path=${encodeURIComponent(join(dir, 'nope'))}`);
     assert.equal(missing.status, 404);
-    assert.deepEqual(Object.keys(await missing.json()).sort(), ['code', 'message']);
+    assert.deepEqual(Object.keys((await missing.json()) as object).sort(), ['code', 'message']);
     await writeFile(join(dir, 'f'), 'x');
     const noPath = await fetch(`${base}/files`);
     assert.equal(noPath.status, 400);
