@@ -2,10 +2,41 @@
   "targets": [
     {
       "target_name": "amber_native",
-      "sources": ["csrc/addon.cc", "csrc/errors.cc", "csrc/netns.cc"],
+      "sources": [
+        "csrc/addon.cc",
+        "csrc/args.cc",
+        "csrc/block-table.cc",
+        "csrc/errors.cc",
+        "csrc/fault-server.cc",
+        "csrc/fault-server-binding.cc",
+        "csrc/file-ranges.cc",
+        "csrc/netns.cc",
+        "csrc/pagemap-scan.cc",
+        "csrc/scm-rights.cc",
+        "csrc/uffd.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"]
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "qemu-uffd-shim",
+      "type": "shared_library",
+      "product_prefix": "",
+      "product_extension": "so",
+      "sources": ["csrc/shim/qemu-uffd-shim.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-fPIC", "-fvisibility=default"],
+      "cflags_c": ["-std=gnu11"],
+      "ldflags": ["-pthread"],
+      "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "uffd-helper",
+      "type": "executable",
+      "sources": ["csrc/test-helper/uffd-helper.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11"]
     }
   ]
 }

@@ -1,9 +1,19 @@
 #include <napi.h>
 
+#include "fault-server-binding.h"
+#include "file-ranges.h"
 #include "netns.h"
+#include "pagemap-scan.h"
+#include "scm-rights.h"
+#include "uffd.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketInNetns", Napi::Function::New(env, amber::SocketInNetns));
+  amber::InitUffd(env, exports);
+  amber::InitScmRights(env, exports);
+  amber::InitPagemapScan(env, exports);
+  amber::InitFileRanges(env, exports);
+  amber::InitFaultServer(env, exports);
   return exports;
 }
 

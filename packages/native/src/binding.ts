@@ -1,8 +1,127 @@
 import { createRequire } from 'node:module';
 
+/** An event from FaultServer's thread (see fault-server.ts for the typed view). */
+export interface RawServerEvent {
+  type: string;
+  code?: string;
+  message?: string;
+  guestOffset: number;
+  start?: number;
+  end?: number;
+  to?: number;
+  attempts?: number;
+}
+
+export interface RawFaultServerOptions {
+  uffd: number;
+  regions: Array<{ base: number; size: number; offset: number }>;
+  table: Float64Array;
+  fds: number[];
+  pageSize?: number;
+  pagesPerFault?: number;
+  prefetchChunkPages?: number;
+  wp?: 'none' | 'async' | 'sync';
+  prefetch?: 'none' | 'all' | 'order';
+  order?: Float64Array;
+  thenAll?: boolean;
+  recordWorkingSet?: boolean;
+}
+
+export interface RawFaultServerStats {
+  faults: number;
+  pages: number;
+  bytes: number;
+  zeroPages: number;
+  eexist: number;
+  eagain: number;
+  alreadyPresent: number;
+  prefetchedPages: number;
+  populatedPages: number;
+  removedPages: number;
+  wpFaults: number;
+  storageErrors: number;
+  events: number;
+  totalPages: number;
+  latencyUs: number[];
+}
+
+export interface RawFaultServer {
+  start(): void;
+  stop(): Promise<void>;
+  stats(): RawFaultServerStats;
+  takeDirty(): Float64Array;
+  workingSet(): Float64Array;
+  setPrefetch(policy: 'none' | 'all' | 'order', order?: Float64Array, thenAll?: boolean): void;
+}
+
+export interface RawReceived {
+  data: Buffer;
+  fds: number[];
+  truncated: boolean;
+}
+
+export interface RawAccepted extends RawReceived {
+  fd: number;
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 /** The raw addon; prefer the typed wrappers exported from index.ts. */
 export interface NativeBinding {
   socketInNetns(nsPath: string, family?: 4 | 6): number;
+
+  uffdCreate(flags?: number): number;
+  uffdApi(fd: number, features: number): { features: number; ioctls: bigint };
+  uffdRegister(fd: number, start: number, length: number, mode: number): bigint;
+  uffdUnregister(fd: number, start: number, length: number): void;
+  uffdCopy(fd: number, dst: number, src: Uint8Array, mode: number): number;
+  uffdZeropage(fd: number, start: number, length: number, mode: number): number;
+  uffdWake(fd: number, start: number, length: number): void;
+  uffdWriteprotect(fd: number, start: number, length: number, mode: number): void;
+  uffdReadEvents(fd: number, max?: number): Array<Record<string, unknown> & { type: string }>;
+
+  socketPair(): [number, number];
+  listenUnix(path: string, backlog?: number): number;
+  connectUnix(path: string): number;
+  sendWithFds(fd: number, data: Uint8Array, fds: number[]): number;
+  recvWithFds(fd: number, maxBytes?: number, maxFds?: number): RawReceived;
+  acceptWithFds(
+    listenFd: number,
+    timeoutMs: number,
+    cancelFd?: number,
+    maxBytes?: number,
+    maxFds?: number,
+  ): Promise<RawAccepted>;
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  eventfdCreate(): number;
+  eventfdSignal(fd: number): void;
+
+  pagemapScan(
+    fd: number,
+    start: number,
+    end: number,
+    opts?: {
+      flags?: number;
+      categoryInverted?: number;
+      categoryMask?: number;
+      categoryAnyofMask?: number;
+      returnMask?: number;
+      maxPages?: number;
+    },
+  ): Float64Array;
+
+  seekDataRanges(fd: number, size: number): Array<[number, number]>;
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
+  copyFileRangeAsync(
+    fdIn: number,
+    offIn: number,
+    fdOut: number,
+    offOut: number,
+    length: number,
+  ): Promise<number>;
+
+  FaultServer: new (options: RawFaultServerOptions, onEvent: (e: RawServerEvent) => void) => RawFaultServer;
 }
 
 const require = createRequire(import.meta.url);

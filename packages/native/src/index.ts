@@ -1,1 +1,64 @@
+export type { NativeBinding } from './binding.js';
+export {
+  type BlockTableEntry,
+  FaultServer,
+  type FaultServerEvent,
+  type FaultServerOptions,
+  type FaultServerStats,
+  type PrefetchPlan,
+  type ServedRegion,
+  type WpMode,
+} from './fault-server.js';
+export { copyFileRange, copyFileRangeAsync, seekDataRanges } from './file-ranges.js';
 export { connectInNetns } from './netns-socket.js';
+export {
+  PageCategory,
+  type PagemapScanOptions,
+  type PageRegion,
+  PmScanFlag,
+  pagemapScan,
+  scanWrittenAndProtect,
+} from './pagemap-scan.js';
+export {
+  type Accepted,
+  type AcceptOptions,
+  acceptWithFds,
+  connectUnix,
+  eventfdCreate,
+  eventfdSignal,
+  listenUnix,
+  type PeerCred,
+  peerCred,
+  type Received,
+  recvWithFds,
+  sendWithFds,
+  socketPair,
+} from './scm-rights.js';
+export {
+  SHIM_EXIT_HANDOFF_FAILED,
+  SHIM_EXIT_PAGER_LOST,
+  type ShimEnvOptions,
+  shimEnv,
+  shimPath,
+  uffdHelperPath,
+} from './shim.js';
+export {
+  type UffdApiResult,
+  UffdCopyMode,
+  type UffdEvent,
+  UffdFeature,
+  UffdPagefaultFlag,
+  UffdRegisterMode,
+  UffdWriteprotectMode,
+  UffdZeropageMode,
+  uffdApi,
+  uffdCopy,
+  uffdCreate,
+  uffdReadEvents,
+  uffdRegister,
+  uffdSupportedFeatures,
+  uffdUnregister,
+  uffdWake,
+  uffdWriteprotect,
+  uffdZeropage,
+} from './uffd.js';

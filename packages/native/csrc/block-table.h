@@ -1,0 +1,36 @@
+// The flat lookup table a pager serves from: the memsnap header resolved to
+// (guest offset, length, data file or zero, storage offset), sorted by guest offset.
+#pragma once
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace amber {
+
+struct TableEntry {
+  uint64_t offset;
+  uint64_t length;
+  int file;  // index into the table's fds, -1 = zero fill
+  uint64_t storage;
+};
+
+class BlockTable {
+ public:
+  BlockTable() = default;
+  BlockTable(std::vector<TableEntry> entries, std::vector<int> fds) : entries_(std::move(entries)), fds_(std::move(fds)) {}
+
+  // Writes guest bytes [g0, g0 + len) into buf. Bytes not covered by any entry read as zero (the
+  // header covers everything; this is only defence). Sets *allZero when no data file was touched.
+  // Returns 0, or the errno of a failed pread (ENODATA for a data file shorter than the header says).
+  int Fill(uint64_t g0, uint64_t len, uint8_t* buf, bool* allZero, uint64_t* zeroBytes) const;
+
+  const std::vector<int>& fds() const { return fds_; }
+  // The same entries over other descriptors (the server serves from its own duplicates).
+  BlockTable WithFds(std::vector<int> fds) const { return BlockTable(entries_, std::move(fds)); }
+
+ private:
+  std::vector<TableEntry> entries_;
+  std::vector<int> fds_;
+};
+
+}  // namespace amber

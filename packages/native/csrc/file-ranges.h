@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace amber {
+// Registers seekDataRanges, copyFileRange and copyFileRangeAsync on `exports`.
+void InitFileRanges(Napi::Env env, Napi::Object exports);
+}

@@ -1,0 +1,137 @@
+/* Test/bench stand-in for QEMU: maps a guest-RAM file MAP_SHARED (as memory-backend-file share=on
+ * does), so that with LD_PRELOAD=qemu-uffd-shim.so the shim hands the range to a pager exactly as it
+ * would for QEMU. Then it touches memory on command, from its own thread, while the pager (another
+ * process) serves the faults.
+ *
+ *   uffd-helper <file> <size-bytes>      prints "ready <base> <pid>", then reads commands on stdin:
+ *   read <seed> <count>      hash <count> pseudo-random pages: "<page> <hash>" lines, then "end"
+ *   hash <first> <count>     hash a contiguous run of pages: same output
+ *   write <page>...          fill each page with write_pattern(page): "ok"
+ *   remove <page> <count>    madvise(MADV_REMOVE): "ok" or "err <errno>"
+ *   touch seq|rand <count> <stride-pages> <seed>   read one byte per page: "ns <elapsed>"
+ *   exit
+ * Hash: FNV-1a over little-endian u32 words (cheap to mirror in JS). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+
+static uint64_t xorshift(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *s = x;
+}
+
+static uint32_t page_hash(const volatile uint32_t *w) {
+  uint32_t h = 2166136261u;
+  for (unsigned i = 0; i < PAGE / 4; i++) {
+    h ^= w[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static uint32_t write_word(uint64_t page, unsigned i) { return (uint32_t)(page * 2654435761u) ^ (i * 40503u) ^ 0x5eedu; }
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: uffd-helper <file> <size-bytes>\n");
+    return 2;
+  }
+  size_t size = strtoull(argv[2], NULL, 10);
+  uint64_t pages = size / PAGE;
+  int fd = open(argv[1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+    perror("uffd-helper: open/ftruncate");
+    return 1;
+  }
+  volatile uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) {
+    perror("uffd-helper: mmap");
+    return 1;
+  }
+  printf("ready %llu %d\n", (unsigned long long)(uintptr_t)mem, (int)getpid());
+  fflush(stdout);
+
+  char line[1 << 16];
+  while (fgets(line, sizeof line, stdin) != NULL) {
+    char cmd[16] = {0};
+    int used = 0;
+    if (sscanf(line, "%15s%n", cmd, &used) != 1) continue;
+    char *rest = line + used;
+    if (strcmp(cmd, "read") == 0 || strcmp(cmd, "hash") == 0) {
+      unsigned long long a = 0, count = 0;
+      sscanf(rest, "%llu %llu", &a, &count);
+      uint64_t seed = a | 1;
+      for (unsigned long long i = 0; i < count; i++) {
+        uint64_t page = cmd[0] == 'r' ? xorshift(&seed) % pages : a + i;
+        if (page >= pages) break;
+        printf("%llu %u\n", (unsigned long long)page, page_hash((const volatile uint32_t *)(mem + page * PAGE)));
+      }
+      printf("end\n");
+    } else if (strcmp(cmd, "write") == 0) {
+      char *tok = strtok(rest, " \n");
+      for (; tok != NULL; tok = strtok(NULL, " \n")) {
+        uint64_t page = strtoull(tok, NULL, 10);
+        if (page >= pages) continue;
+        volatile uint32_t *w = (volatile uint32_t *)(mem + page * PAGE);
+        for (unsigned i = 0; i < PAGE / 4; i++) w[i] = write_word(page, i);
+      }
+      printf("ok\n");
+    } else if (strcmp(cmd, "remove") == 0) {
+      unsigned long long page = 0, count = 0;
+      sscanf(rest, "%llu %llu", &page, &count);
+      if (madvise((void *)(mem + page * PAGE), count * PAGE, MADV_REMOVE) != 0)
+        printf("err %d\n", errno);
+      else
+        printf("ok\n");
+    } else if (strcmp(cmd, "touch") == 0) {
+      char mode[8] = {0};
+      unsigned long long count = 0, stride = 1, seed = 1;
+      sscanf(rest, "%7s %llu %llu %llu", mode, &count, &stride, &seed);
+      if (stride == 0) stride = 1;
+      uint64_t slots = pages / stride;
+      if (count > slots) count = slots;
+      uint64_t *order = malloc(slots * sizeof *order);
+      for (uint64_t i = 0; i < slots; i++) order[i] = i * stride;
+      if (mode[0] == 'r') {
+        uint64_t s = seed | 1;
+        for (uint64_t i = slots - 1; i > 0; i--) {
+          uint64_t j = xorshift(&s) % (i + 1);
+          uint64_t t = order[i];
+          order[i] = order[j];
+          order[j] = t;
+        }
+      }
+      volatile uint8_t sink = 0;
+      uint64_t t0 = now_ns();
+      for (uint64_t i = 0; i < count; i++) sink ^= mem[order[i] * PAGE];
+      uint64_t t1 = now_ns();
+      (void)sink;
+      free(order);
+      printf("ns %llu\n", (unsigned long long)(t1 - t0));
+    } else if (strcmp(cmd, "exit") == 0) {
+      break;
+    } else {
+      printf("unknown %s\n", cmd);
+    }
+    fflush(stdout);
+  }
+  return 0;
+}

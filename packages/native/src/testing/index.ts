@@ -1,0 +1,7 @@
+export {
+  type HelperExit,
+  PAGE_SIZE,
+  pageHash,
+  UffdHelperProcess,
+  writePattern,
+} from './uffd-helper-process.js';
