@@ -258,6 +258,7 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
     num("removedPages", s.removedPages);
     num("wpFaults", s.wpFaults);
     num("storageErrors", s.storageErrors);
+    num("failedInstalls", s.failedInstalls);
     num("events", s.events);
     o.Set("totalPages", Napi::Number::New(env, static_cast<double>(server_->totalPages())));
     Napi::Array hist = Napi::Array::New(env, kLatencyBuckets);
@@ -269,13 +270,15 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
     return o;
   }
 
-  // takeDirty() -> Float64Array of [start, end) guest byte pairs.
+  // takeDirty(pagemapFd = -1) -> Float64Array of [start, end) guest byte pairs.
   Napi::Value TakeDirty(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    int64_t pagemapFd = -1;
+    if (!ArgOptInt(info, 0, "pagemapFd", -1, &pagemapFd)) return env.Undefined();
     int err = 0;
-    auto ranges = server_->TakeDirty(&err);
+    auto ranges = server_->TakeDirty(static_cast<int>(pagemapFd), &err);
     if (err != 0) {
-      ThrowErrno(env, "UFFDIO_WRITEPROTECT (re-protect)", err);
+      ThrowErrno(env, "takeDirty (PAGEMAP_SCAN or UFFDIO_WRITEPROTECT)", err);
       return env.Undefined();
     }
     Napi::Float64Array out = Napi::Float64Array::New(env, ranges.size() * 2);

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "pagemap-scan.h"
 #include "uapi.h"
 
 namespace amber {
@@ -254,8 +255,15 @@ void FaultServer::ServeFault(uint64_t address, uint64_t flags, int64_t t0) {
             0, 1});
       break;
     }
-    case Outcome::kRetryLater:
     case Outcome::kFailed:
+      stats_.failedInstalls.fetch_add(1, std::memory_order_relaxed);
+      if (!reportedInstallError_) {
+        reportedInstallError_ = true;
+        Emit({"uffd-error", ErrnoName(lastInstallErrno_), "installing a page failed", r.spec.offset + page * pageSize_});
+      }
+      Wake(page0, pageSize_);
+      break;
+    case Outcome::kRetryLater:
     case Outcome::kGone:
       // Let the thread re-fault; by then the event that made the mm busy has been read.
       Wake(page0, pageSize_);
@@ -331,6 +339,7 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
       return Outcome::kRetryLater;
     }
     if (err == ESRCH) return Outcome::kGone;  // the faulting process has exited
+    lastInstallErrno_ = err;
     return Outcome::kFailed;
   }
   stats_.bytes.fetch_add(total, std::memory_order_relaxed);
@@ -338,6 +347,7 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
 }
 
 void FaultServer::MarkPopulated(Region& r, uint64_t a, uint64_t b) {
+  std::lock_guard<std::mutex> lock(dirtyMu_);  // TakeDirty reads `populated` from the JS thread
   uint64_t added = r.populated.SetRange(a, b);
   stats_.populatedPages.fetch_add(added, std::memory_order_relaxed);
   r.removed.ClearRange(a, b);
@@ -348,15 +358,17 @@ void FaultServer::OnRemove(uint64_t start, uint64_t end, bool unmap) {
     uint64_t lo = std::max(start, r.spec.base), hi = std::min(end, r.spec.base + r.spec.size);
     if (lo >= hi) continue;
     uint64_t a = (lo - r.spec.base) / pageSize_, b = (hi - r.spec.base + pageSize_ - 1) / pageSize_;
-    uint64_t cleared = r.populated.ClearRange(a, b);
-    stats_.populatedPages.fetch_sub(cleared, std::memory_order_relaxed);
-    if (unmap) {
-      if (a == 0 && b == r.pages) r.unmapped = true;
-    } else {
-      r.removed.SetRange(a, b);
-      stats_.removedPages.fetch_add(b - a, std::memory_order_relaxed);
+    {
       std::lock_guard<std::mutex> lock(dirtyMu_);
-      r.dirty.SetRange(a, b);
+      uint64_t cleared = r.populated.ClearRange(a, b);
+      stats_.populatedPages.fetch_sub(cleared, std::memory_order_relaxed);
+      if (unmap) {
+        if (a == 0 && b == r.pages) r.unmapped = true;
+      } else {
+        r.removed.SetRange(a, b);
+        r.dirty.SetRange(a, b);
+        stats_.removedPages.fetch_add(b - a, std::memory_order_relaxed);
+      }
     }
     Emit({unmap ? "unmap" : "remove", "", "", r.spec.offset + a * pageSize_, start, end});
   }
@@ -493,23 +505,49 @@ void FaultServer::RunDueRetries() {
   }
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> FaultServer::TakeDirty(int* err) {
+std::vector<std::pair<uint64_t, uint64_t>> FaultServer::TakeDirty(int pagemapFd, int* err) {
   *err = 0;
   std::vector<std::pair<uint64_t, uint64_t>> out;
   std::lock_guard<std::mutex> lock(dirtyMu_);
   for (Region& r : regions_) {
-    for (uint64_t a = r.dirty.FindNext(0, true); a < r.pages; a = r.dirty.FindNext(a, true)) {
-      uint64_t b = r.dirty.FindNext(a, false);
-      r.dirty.ClearRange(a, b);
-      out.emplace_back(r.spec.offset + a * pageSize_, r.spec.offset + b * pageSize_);
-      if (wp_ == WpMode::kSync && !r.unmapped) {
+    PageBitmap dirty = r.dirty;
+    r.dirty.ClearRange(0, r.pages);
+    if (wp_ == WpMode::kSync && !r.unmapped) {
+      // Re-protect what was written (the fallback's faults un-protected it page by page).
+      for (uint64_t a = dirty.FindNext(0, true); a < r.pages;) {
+        uint64_t b = dirty.FindNext(a, false);
         struct uffdio_writeprotect wp = {};
         wp.range.start = r.spec.base + a * pageSize_;
         wp.range.len = (b - a) * pageSize_;
         wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
         if (ioctl(uffd_, UFFDIO_WRITEPROTECT, &wp) != 0 && *err == 0) *err = errno;
+        a = b < r.pages ? dirty.FindNext(b, true) : r.pages;
       }
-      a = b;
+    }
+    if (wp_ == WpMode::kAsync && pagemapFd >= 0 && !r.unmapped) {
+      ScanRequest req;
+      req.start = r.spec.base;
+      req.end = r.spec.base + r.spec.size;
+      req.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+      req.categoryMask = PAGE_IS_WRITTEN;
+      req.returnMask = PAGE_IS_WRITTEN;
+      std::vector<struct page_region> written;
+      int e = PagemapScan(pagemapFd, req, &written);
+      if (e != 0 && *err == 0) *err = e;
+      // The kernel counts a page with no PTE as written (it cannot prove otherwise once a page may have
+      // been reclaimed). A page we never installed cannot have been written — the write would have
+      // faulted to us first — so only installed pages count; removed ones are already in `dirty`.
+      for (const struct page_region& w : written) {
+        uint64_t a = (w.start - r.spec.base) / pageSize_, b = (w.end - r.spec.base) / pageSize_;
+        for (uint64_t p = a; p < b && p < r.pages; p++) {
+          if (r.populated.Get(p)) dirty.SetRange(p, p + 1);
+        }
+      }
+    }
+    for (uint64_t a = dirty.FindNext(0, true); a < r.pages;) {
+      uint64_t b = dirty.FindNext(a, false);
+      out.emplace_back(r.spec.offset + a * pageSize_, r.spec.offset + b * pageSize_);
+      a = b < r.pages ? dirty.FindNext(b, true) : r.pages;
     }
   }
   return out;

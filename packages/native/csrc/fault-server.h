@@ -63,6 +63,7 @@ struct ServerStats {
   std::atomic<uint64_t> removedPages{0};
   std::atomic<uint64_t> wpFaults{0};       // synchronous write-protect faults (fallback mode)
   std::atomic<uint64_t> storageErrors{0};
+  std::atomic<uint64_t> failedInstalls{0};  // UFFDIO_COPY/ZEROPAGE failed for another reason
   std::atomic<uint64_t> events{0};         // uffd messages read
   std::atomic<uint64_t> latencyUs[kLatencyBuckets] = {};  // bucket i: [2^i, 2^(i+1)) µs, 0 also < 1 µs
 };
@@ -82,9 +83,10 @@ class FaultServer {
   const ServerStats& stats() const { return stats_; }
   uint64_t totalPages() const { return totalPages_; }
 
-  // Guest byte ranges [start, end) that must count as dirty beyond what PAGEMAP_SCAN finds (removed
-  // pages; in sync-WP mode also written pages, which are re-protected). Clears them.
-  std::vector<std::pair<uint64_t, uint64_t>> TakeDirty(int* err);
+  // Guest byte ranges [start, end) written or removed since the last call, re-arming tracking: in async
+  // mode PAGEMAP_SCAN over `pagemapFd` (the faulting process's /proc/<pid>/pagemap; -1 to skip), in
+  // sync mode the pages whose WP faults we served (re-protected here); removed pages in both.
+  std::vector<std::pair<uint64_t, uint64_t>> TakeDirty(int pagemapFd, int* err);
   std::vector<uint64_t> WorkingSet();
   void SetPrefetch(PrefetchPolicy policy, std::vector<uint64_t> order, bool thenAll);
 
@@ -95,7 +97,8 @@ class FaultServer {
     bool unmapped = false;
     PageBitmap populated;  // installed by us (or found present)
     PageBitmap removed;    // must read as zero on the next fault
-    PageBitmap dirty;      // guarded by dirtyMu_
+    PageBitmap dirty;      // removed / sync-WP-written pages not yet reported
+    // populated, removed and dirty change under dirtyMu_ (TakeDirty reads them from the JS thread).
   };
   struct Retry {
     size_t region;
@@ -162,6 +165,8 @@ class FaultServer {
   std::once_flag stopOnce_;
   bool reportedStray_ = false;
   bool installHitExisting_ = false;
+  bool reportedInstallError_ = false;
+  int lastInstallErrno_ = 0;
 };
 
 }  // namespace amber

@@ -40,6 +40,7 @@ export interface RawFaultServerStats {
   removedPages: number;
   wpFaults: number;
   storageErrors: number;
+  failedInstalls: number;
   events: number;
   totalPages: number;
   latencyUs: number[];
@@ -49,7 +50,7 @@ export interface RawFaultServer {
   start(): void;
   stop(): Promise<void>;
   stats(): RawFaultServerStats;
-  takeDirty(): Float64Array;
+  takeDirty(pagemapFd?: number): Float64Array;
   workingSet(): Float64Array;
   setPrefetch(policy: 'none' | 'all' | 'order', order?: Float64Array, thenAll?: boolean): void;
 }

@@ -71,6 +71,7 @@ export interface FaultServerStats {
   removedPages: number;
   wpFaults: number;
   storageErrors: number;
+  failedInstalls: number;
   events: number;
   totalPages: number;
   /** Fault service latency: bucket i counts [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
@@ -119,11 +120,13 @@ export class FaultServer {
   }
 
   /**
-   * Guest byte ranges that count as dirty beyond PAGEMAP_SCAN: removed pages (and in 'sync' WP mode the
-   * written pages, which are re-protected). Each call returns what happened since the previous one.
+   * Guest byte ranges [start, end) written or removed since the previous call, re-arming tracking.
+   * 'async': pass the faulting process's /proc/<pid>/pagemap fd; PAGEMAP_SCAN (WP_MATCHING) finds the
+   * written pages among those installed. 'sync': the pages whose write-protect faults were served.
+   * Removed pages count in every mode.
    */
-  takeDirty(): Array<[number, number]> {
-    const flat = this.#raw.takeDirty();
+  takeDirty(pagemapFd = -1): Array<[number, number]> {
+    const flat = this.#raw.takeDirty(pagemapFd);
     const out: Array<[number, number]> = [];
     for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as number, flat[i + 1] as number]);
     return out;

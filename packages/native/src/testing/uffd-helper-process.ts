@@ -38,6 +38,7 @@ export class UffdHelperProcess {
   #queued: string[] = [];
   #stderr = '';
   #chain: Promise<unknown> = Promise.resolve();
+  #gone = false;
 
   /** Starts the helper on `file` (created/truncated to `size`) with extra environment `env`. */
   constructor(file: string, size: number, env: Record<string, string> = {}) {
@@ -54,7 +55,9 @@ export class UffdHelperProcess {
       if (w) w(line);
       else this.#queued.push(line);
     });
-    this.exited = once(this.child, 'exit').then(([code, signal]) => {
+    // 'close', not 'exit': every line the helper printed has been read by then.
+    this.exited = once(this.child, 'close').then(([code, signal]) => {
+      this.#gone = true;
       for (const w of this.#waiters.splice(0)) w(undefined);
       return { code: code as number | null, signal: signal as NodeJS.Signals | null, stderr: this.#stderr };
     });
@@ -68,6 +71,8 @@ export class UffdHelperProcess {
   #nextLine(): Promise<string> {
     const queued = this.#queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#gone)
+      return Promise.reject(new Error(`uffd-helper has exited; stderr: ${this.#stderr.trim()}`));
     return new Promise((resolve, reject) => {
       this.#waiters.push((line) => {
         if (line === undefined) reject(new Error(`uffd-helper exited; stderr: ${this.#stderr.trim()}`));
