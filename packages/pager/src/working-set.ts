@@ -1,0 +1,39 @@
+// A recorded working set (guest page offsets in first-touch order), stored compactly so a template can
+// ship it: "AMWS", u32 version, u32 count, then u32 page indices (4 KiB pages, up to 16 TiB of RAM).
+import { readFile, writeFile } from 'node:fs/promises';
+import { PagerError } from './errors.js';
+import { PAGE_SIZE } from './handoff-message.js';
+
+const MAGIC = 0x53574d41; // "AMWS" little-endian
+const VERSION = 1;
+
+export function encodeWorkingSet(offsets: readonly number[]): Buffer {
+  const out = Buffer.alloc(12 + offsets.length * 4);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(VERSION, 4);
+  out.writeUInt32LE(offsets.length, 8);
+  offsets.forEach((offset, i) => {
+    out.writeUInt32LE(Math.floor(offset / PAGE_SIZE), 12 + i * 4);
+  });
+  return out;
+}
+
+export function decodeWorkingSet(data: Buffer): number[] {
+  if (data.length < 12 || data.readUInt32LE(0) !== MAGIC || data.readUInt32LE(4) !== VERSION) {
+    throw new PagerError('bad_working_set', 'not a version-1 working-set file');
+  }
+  const count = data.readUInt32LE(8);
+  if (data.length !== 12 + count * 4)
+    throw new PagerError('bad_working_set', 'working-set file is truncated');
+  const out: number[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = data.readUInt32LE(12 + i * 4) * PAGE_SIZE;
+  return out;
+}
+
+export async function saveWorkingSet(path: string, offsets: readonly number[]): Promise<void> {
+  await writeFile(path, encodeWorkingSet(offsets));
+}
+
+export async function loadWorkingSet(path: string): Promise<number[]> {
+  return decodeWorkingSet(await readFile(path));
+}
