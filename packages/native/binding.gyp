@@ -35,8 +35,9 @@
       "target_name": "uffd-helper",
       "type": "executable",
       "sources": ["csrc/test-helper/uffd-helper.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"],
-      "cflags_c": ["-std=gnu11"]
+      "cflags": ["-O2", "-Wall", "-Wextra", "-pthread"],
+      "cflags_c": ["-std=gnu11"],
+      "ldflags": ["-pthread"]
     }
   ]
 }

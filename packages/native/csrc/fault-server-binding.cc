@@ -57,6 +57,9 @@ bool ReadConfig(Napi::Env env, const Napi::Object& o, ServerConfig* c) {
   if (o.Has("pageSize") && !PropU64(env, o, "pageSize", &pageSize)) return false;
   if (o.Has("pagesPerFault") && !PropU64(env, o, "pagesPerFault", &ppf)) return false;
   if (o.Has("prefetchChunkPages") && !PropU64(env, o, "prefetchChunkPages", &chunk)) return false;
+  uint64_t spin = 50;
+  if (o.Has("spinUs") && !o.Get("spinUs").IsUndefined() && !PropU64(env, o, "spinUs", &spin)) return false;
+  c->spinUs = static_cast<int64_t>(std::min<uint64_t>(spin, 100000));
   if (pageSize != 4096 || ppf < 1 || ppf > 512 || chunk < 1 || chunk > 4096) {
     Napi::RangeError::New(env, "pageSize must be 4096, pagesPerFault 1..512, prefetchChunkPages 1..4096")
         .ThrowAsJavaScriptException();

@@ -36,6 +36,7 @@ struct ServerConfig {
   std::vector<uint64_t> order;  // guest offsets, for kOrder
   bool thenAll = false;         // after kOrder's list, continue with kAll
   bool recordWorkingSet = false;
+  int64_t spinUs = 50;  // busy-read this long after an event before sleeping in poll (0: never)
 };
 
 struct ServerEvent {
@@ -135,6 +136,7 @@ class FaultServer {
   uint32_t prefetchChunk_ = 64;
   WpMode wp_ = WpMode::kNone;
   bool recordWorkingSet_ = false;
+  int64_t spinUs_ = 0;
   uint64_t totalPages_ = 0;
   uint8_t* buf_ = nullptr;
   size_t bufLen_ = 0;

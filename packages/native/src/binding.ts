@@ -25,6 +25,7 @@ export interface RawFaultServerOptions {
   order?: Float64Array;
   thenAll?: boolean;
   recordWorkingSet?: boolean;
+  spinUs?: number;
 }
 
 export interface RawFaultServerStats {

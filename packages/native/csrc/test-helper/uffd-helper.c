@@ -8,17 +8,25 @@
  *   hash <first> <count>     hash a contiguous run of pages: same output
  *   write <page>...          fill each page with write_pattern(page): "ok"
  *   remove <page> <count>    madvise(MADV_REMOVE): "ok" or "err <errno>"
- *   touch seq|rand <count> <stride-pages> <seed>   read one byte per page: "ns <elapsed>"
+ *   touch seq|rand <count> <stride-pages> <seed> [threads]
+ *                            read one byte per page (threads split the order): "ns <elapsed>"
+ *   floor <pages> <threads> <spin-us>   baseline: fault <pages> of a fresh memfd served by a trivial
+ *                            in-process handler thread (no storage, no bookkeeping): "ns <elapsed>"
  *   exit
  * Hash: FNV-1a over little-endian u32 words (cheap to mirror in JS). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +57,91 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+struct touch_job {
+  volatile uint8_t *mem;
+  const uint64_t *order;
+  uint64_t count, first, step;
+};
+
+static void *touch_thread(void *arg) {
+  struct touch_job *j = arg;
+  volatile uint8_t sink = 0;
+  for (uint64_t i = j->first; i < j->count; i += j->step) sink ^= j->mem[j->order[i] * PAGE];
+  (void)sink;
+  return NULL;
+}
+
+/* Touches order[0..count) with `threads` threads (interleaved); returns elapsed ns. */
+static uint64_t touch_pages(volatile uint8_t *mem, const uint64_t *order, uint64_t count, unsigned threads) {
+  if (threads < 1) threads = 1;
+  if (threads > 64) threads = 64;
+  pthread_t t[64];
+  struct touch_job jobs[64];
+  uint64_t t0 = now_ns();
+  for (unsigned i = 0; i < threads; i++) {
+    jobs[i] = (struct touch_job){mem, order, count, i, threads};
+    pthread_create(&t[i], NULL, touch_thread, &jobs[i]);
+  }
+  for (unsigned i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  return now_ns() - t0;
+}
+
+struct floor_server {
+  int uffd;
+  uint64_t pages;
+  uint64_t spin_ns;
+};
+
+static void *floor_serve(void *arg) {
+  struct floor_server *f = arg;
+  static uint8_t buf[PAGE] __attribute__((aligned(PAGE)));
+  memset(buf, 0x5a, sizeof buf);
+  struct uffd_msg msgs[64];
+  uint64_t served = 0, last = 0;
+  while (served < f->pages) {
+    ssize_t n = read(f->uffd, msgs, sizeof msgs);
+    if (n <= 0) {
+      if (now_ns() - last > f->spin_ns) {
+        struct pollfd p = {f->uffd, POLLIN, 0};
+        poll(&p, 1, 100);
+      }
+      continue;
+    }
+    for (size_t i = 0; i < (size_t)n / sizeof msgs[0]; i++) {
+      struct uffdio_copy c = {.dst = msgs[i].arg.pagefault.address & ~(uint64_t)(PAGE - 1),
+                              .src = (uint64_t)(uintptr_t)buf, .len = PAGE, .mode = 0};
+      if (ioctl(f->uffd, UFFDIO_COPY, &c) == 0) served++;
+    }
+    last = now_ns();
+  }
+  return NULL;
+}
+
+/* The floor for this machine and kernel: what a handler that does nothing but UFFDIO_COPY achieves. */
+static uint64_t floor_run(uint64_t pages, unsigned threads, uint64_t spin_us) {
+  size_t size = pages * PAGE;
+  int fd = memfd_create("amber-floor", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) return 0;
+  volatile uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_MISSING_SHMEM};
+  struct uffdio_register reg = {.range = {(uint64_t)(uintptr_t)mem, size}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+  if (mem == MAP_FAILED || uffd < 0 || ioctl(uffd, UFFDIO_API, &api) != 0 || ioctl(uffd, UFFDIO_REGISTER, &reg) != 0)
+    return 0;
+  uint64_t *order = malloc(pages * sizeof *order);
+  for (uint64_t i = 0; i < pages; i++) order[i] = i;
+  struct floor_server f = {uffd, pages, spin_us * 1000};
+  pthread_t server;
+  pthread_create(&server, NULL, floor_serve, &f);
+  uint64_t ns = touch_pages(mem, order, pages, threads);
+  pthread_join(server, NULL);
+  free(order);
+  munmap((void *)mem, size);
+  close(uffd);
+  close(fd);
+  return ns;
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: uffd-helper <file> <size-bytes>\n");
@@ -56,15 +149,18 @@ int main(int argc, char **argv) {
   }
   size_t size = strtoull(argv[2], NULL, 10);
   uint64_t pages = size / PAGE;
-  int fd = open(argv[1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-    perror("uffd-helper: open/ftruncate");
-    return 1;
-  }
-  volatile uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (mem == MAP_FAILED) {
-    perror("uffd-helper: mmap");
-    return 1;
+  volatile uint8_t *mem = NULL;
+  if (size > 0) { /* size 0: no RAM file, for the `floor` command alone */
+    int fd = open(argv[1], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+      perror("uffd-helper: open/ftruncate");
+      return 1;
+    }
+    mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+      perror("uffd-helper: mmap");
+      return 1;
+    }
   }
   printf("ready %llu %d\n", (unsigned long long)(uintptr_t)mem, (int)getpid());
   fflush(stdout);
@@ -103,8 +199,8 @@ int main(int argc, char **argv) {
         printf("ok\n");
     } else if (strcmp(cmd, "touch") == 0) {
       char mode[8] = {0};
-      unsigned long long count = 0, stride = 1, seed = 1;
-      sscanf(rest, "%7s %llu %llu %llu", mode, &count, &stride, &seed);
+      unsigned long long count = 0, stride = 1, seed = 1, threads = 1;
+      sscanf(rest, "%7s %llu %llu %llu %llu", mode, &count, &stride, &seed, &threads);
       if (stride == 0) stride = 1;
       uint64_t slots = pages / stride;
       if (count > slots) count = slots;
@@ -119,13 +215,13 @@ int main(int argc, char **argv) {
           order[j] = t;
         }
       }
-      volatile uint8_t sink = 0;
-      uint64_t t0 = now_ns();
-      for (uint64_t i = 0; i < count; i++) sink ^= mem[order[i] * PAGE];
-      uint64_t t1 = now_ns();
-      (void)sink;
+      uint64_t ns = touch_pages(mem, order, count, (unsigned)threads);
       free(order);
-      printf("ns %llu\n", (unsigned long long)(t1 - t0));
+      printf("ns %llu\n", (unsigned long long)ns);
+    } else if (strcmp(cmd, "floor") == 0) {
+      unsigned long long count = 0, threads = 1, spin = 0;
+      sscanf(rest, "%llu %llu %llu", &count, &threads, &spin);
+      printf("ns %llu\n", (unsigned long long)floor_run(count, (unsigned)threads, spin));
     } else if (strcmp(cmd, "exit") == 0) {
       break;
     } else {

@@ -131,11 +131,27 @@ export class UffdHelperProcess {
     if (reply !== 'ok') throw new Error(`remove: ${reply}`);
   }
 
-  /** Reads one byte of `count` pages (every `stride`-th page, in order or shuffled); returns ns taken. */
-  async touch(mode: 'seq' | 'rand', count: number, stride = 1, seed = 1): Promise<number> {
-    const reply = await this.#command(`touch ${mode} ${count} ${stride} ${seed}`, () => this.#nextLine());
+  /**
+   * Reads one byte of `count` pages (every `stride`-th page, in order or shuffled), split across
+   * `threads` threads like a multi-vCPU guest; returns ns taken.
+   */
+  async touch(mode: 'seq' | 'rand', count: number, stride = 1, seed = 1, threads = 1): Promise<number> {
+    const reply = await this.#command(`touch ${mode} ${count} ${stride} ${seed} ${threads}`, () =>
+      this.#nextLine(),
+    );
     const m = /^ns (\d+)$/.exec(reply);
     if (!m) throw new Error(`touch: ${reply}`);
+    return Number(m[1]);
+  }
+
+  /**
+   * The machine's floor: `pages` faults of a fresh memfd served by a trivial handler thread inside the
+   * helper (UFFDIO_COPY of a constant page, nothing else); returns ns taken.
+   */
+  async floor(pages: number, threads = 1, spinUs = 50): Promise<number> {
+    const reply = await this.#command(`floor ${pages} ${threads} ${spinUs}`, () => this.#nextLine());
+    const m = /^ns (\d+)$/.exec(reply);
+    if (!m || m[1] === '0') throw new Error(`floor: ${reply}`);
     return Number(m[1]);
   }
 
