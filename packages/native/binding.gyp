@@ -4,10 +4,13 @@
       "target_name": "amber_native",
       "sources": [
         "csrc/addon.cc",
+        "csrc/accept-with-fds.cc",
         "csrc/args.cc",
         "csrc/block-table.cc",
         "csrc/errors.cc",
         "csrc/fault-server.cc",
+        "csrc/fault-server-background.cc",
+        "csrc/fault-server-tracking.cc",
         "csrc/fault-server-binding.cc",
         "csrc/file-ranges.cc",
         "csrc/netns.cc",

@@ -12,29 +12,10 @@
 #include <cstring>
 
 #include "errors.h"
-#include "pagemap-scan.h"
+#include "fault-server-internal.h"
 #include "uapi.h"
 
 namespace amber {
-
-namespace {
-
-constexpr size_t kBatch = 64;
-constexpr int64_t kMaxBackoffUs = 1000000;
-
-int64_t NowUs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
-}
-
-int LatencyBucket(int64_t us) {
-  if (us <= 1) return 0;
-  int b = 63 - __builtin_clzll(static_cast<unsigned long long>(us));
-  return b < kLatencyBuckets ? b : kLatencyBuckets - 1;
-}
-
-}  // namespace
 
 FaultServer* FaultServer::Create(const ServerConfig& c, EventSink sink, int* err) {
   auto* s = new FaultServer();
@@ -119,7 +100,7 @@ void FaultServer::Wake(uint64_t addr, uint64_t len) {
 }
 
 void FaultServer::Run() {
-  struct uffd_msg msgs[kBatch];
+  struct uffd_msg msgs[kFaultBatch];
   int64_t lastEventUs = 0;
   while (!stopping_.load()) {
     // Faults come in bursts and a sleeping server pays a wake-up for each one; right after an event,
@@ -369,211 +350,6 @@ void FaultServer::MarkPopulated(Region& r, uint64_t a, uint64_t b) {
   uint64_t added = r.populated.SetRange(a, b);
   stats_.populatedPages.fetch_add(added, std::memory_order_relaxed);
   r.removed.ClearRange(a, b);
-}
-
-void FaultServer::OnRemove(uint64_t start, uint64_t end, bool unmap) {
-  for (Region& r : regions_) {
-    uint64_t lo = std::max(start, r.spec.base), hi = std::min(end, r.spec.base + r.spec.size);
-    if (lo >= hi) continue;
-    uint64_t a = (lo - r.spec.base) / pageSize_, b = (hi - r.spec.base + pageSize_ - 1) / pageSize_;
-    {
-      std::lock_guard<std::mutex> lock(dirtyMu_);
-      uint64_t cleared = r.populated.ClearRange(a, b);
-      stats_.populatedPages.fetch_sub(cleared, std::memory_order_relaxed);
-      if (unmap) {
-        if (a == 0 && b == r.pages) r.unmapped = true;
-      } else {
-        r.removed.SetRange(a, b);
-        r.dirty.SetRange(a, b);
-        stats_.removedPages.fetch_add(b - a, std::memory_order_relaxed);
-      }
-    }
-    Emit({unmap ? "unmap" : "remove", "", "", r.spec.offset + a * pageSize_, start, end});
-  }
-}
-
-void FaultServer::OnRemap(uint64_t from, uint64_t to, uint64_t len) {
-  for (Region& r : regions_) {
-    if (from == r.spec.base && len == r.spec.size) r.spec.base = to;
-  }
-  Emit({"remap", "", "", 0, from, from + len, to});
-}
-
-void FaultServer::SetPrefetch(PrefetchPolicy policy, std::vector<uint64_t> order, bool thenAll) {
-  {
-    std::lock_guard<std::mutex> lock(pendingMu_);
-    pendingChange_ = true;
-    pendingPolicy_ = policy;
-    pendingOrder_ = std::move(order);
-    pendingThenAll_ = thenAll;
-  }
-  uint64_t one = 1;
-  if (write(controlFd_, &one, sizeof(one)) < 0) {
-    // Counter overflow only; the loop sees the change on its next wake-up anyway.
-  }
-}
-
-void FaultServer::ApplyPrefetchChange() {
-  std::lock_guard<std::mutex> lock(pendingMu_);
-  if (!pendingChange_) return;
-  pendingChange_ = false;
-  prefetch_ = pendingPolicy_;
-  order_ = std::move(pendingOrder_);
-  thenAll_ = pendingThenAll_;
-  orderPos_ = 0;
-  cursorRegion_ = 0;
-  cursorPage_ = 0;
-}
-
-bool FaultServer::PrefetchPending() const { return prefetch_ != PrefetchPolicy::kNone && !prefetchGone_; }
-
-void FaultServer::PrefetchStep() {
-  int storageErr = 0;
-  if (prefetch_ == PrefetchPolicy::kOrder) {
-    while (orderPos_ < order_.size()) {
-      uint64_t g = order_[orderPos_++];
-      for (size_t ri = 0; ri < regions_.size(); ri++) {
-        Region& r = regions_[ri];
-        if (r.unmapped || g < r.spec.offset || g >= r.spec.offset + r.spec.size) continue;
-        uint64_t page = (g - r.spec.offset) / pageSize_;
-        if (r.populated.Get(page)) break;
-        uint64_t ws = page - page % pagesPerFault_, we = std::min(ws + pagesPerFault_, r.pages);
-        uint64_t s = page, e = page + 1;
-        while (s > ws && !r.populated.Get(s - 1)) s--;
-        while (e < we && !r.populated.Get(e)) e++;
-        Outcome out = ServeWindow(ri, s, e, &storageErr);
-        if (out == Outcome::kDone) stats_.prefetchedPages.fetch_add(e - s, std::memory_order_relaxed);
-        if (out == Outcome::kGone) prefetchGone_ = true;
-        return;  // one window per idle step, so faults keep priority
-      }
-    }
-    prefetch_ = thenAll_ ? PrefetchPolicy::kAll : PrefetchPolicy::kNone;
-    if (prefetch_ == PrefetchPolicy::kNone) Emit({"prefetch-done", "", "working set prefetched"});
-    return;
-  }
-  // kAll: walk regions in address order from the cursor, one chunk of missing pages per step.
-  while (cursorRegion_ < regions_.size()) {
-    Region& r = regions_[cursorRegion_];
-    uint64_t p = r.unmapped ? r.pages : r.populated.FindNext(cursorPage_, false);
-    if (p >= r.pages) {
-      cursorRegion_++;
-      cursorPage_ = 0;
-      continue;
-    }
-    uint64_t limit = std::min(p + prefetchChunk_, r.pages);
-    uint64_t e = std::min(r.populated.FindNext(p, true), limit);
-    Outcome out = ServeWindow(cursorRegion_, p, e, &storageErr);
-    if (out == Outcome::kDone) {
-      stats_.prefetchedPages.fetch_add(e - p, std::memory_order_relaxed);
-      cursorPage_ = e;
-    } else if (out == Outcome::kGone) {
-      prefetchGone_ = true;
-      Emit({"gone", "ESRCH", "the faulting process has exited; prefetch stopped"});
-    } else if (out == Outcome::kStorageError) {
-      // Leave the cursor: faults will hit the same block and go through the retry path.
-      stats_.storageErrors.fetch_add(1, std::memory_order_relaxed);
-      cursorPage_ = e;
-    } else if (out == Outcome::kFailed) {
-      cursorPage_ = e;
-    }
-    return;
-  }
-  prefetch_ = PrefetchPolicy::kNone;
-  Emit({"prefetch-done", "", "all pages populated"});
-}
-
-void FaultServer::RunDueRetries() {
-  int64_t now = NowUs();
-  for (size_t i = 0; i < retries_.size();) {
-    Retry& rt = retries_[i];
-    if (rt.dueUs > now) {
-      i++;
-      continue;
-    }
-    Region& r = regions_[rt.region];
-    const uint64_t page0 = r.spec.base + rt.page * pageSize_;
-    if (r.unmapped || r.populated.Get(rt.page)) {
-      Wake(page0, pageSize_);
-      retries_.erase(retries_.begin() + static_cast<long>(i));
-      continue;
-    }
-    int storageErr = 0;
-    Outcome out = ServeWindow(rt.region, rt.page, rt.page + 1, &storageErr);
-    if (out == Outcome::kStorageError) {
-      rt.attempts++;
-      int64_t backoff = std::min<int64_t>(kMaxBackoffUs, int64_t{1000} << std::min<uint32_t>(rt.attempts, 10));
-      rt.dueUs = now + backoff;
-      // Wake the waiter so it is not parked in the kernel for the whole outage; it re-faults and its
-      // event is absorbed by this retry entry.
-      Wake(page0, pageSize_);
-      if ((rt.attempts & (rt.attempts - 1)) == 0) {
-        Emit({"storage-error", ErrnoName(storageErr), std::strerror(storageErr), r.spec.offset + rt.page * pageSize_,
-              0, 0, 0, rt.attempts});
-      }
-      i++;
-      continue;
-    }
-    if (out == Outcome::kDone) {
-      stats_.faults.fetch_add(1, std::memory_order_relaxed);
-      stats_.pages.fetch_add(1, std::memory_order_relaxed);
-      Emit({"storage-recovered", "", "", r.spec.offset + rt.page * pageSize_, 0, 0, 0, rt.attempts});
-    }
-    Wake(page0, pageSize_);
-    retries_.erase(retries_.begin() + static_cast<long>(i));
-  }
-}
-
-std::vector<std::pair<uint64_t, uint64_t>> FaultServer::TakeDirty(int pagemapFd, int* err) {
-  *err = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  std::lock_guard<std::mutex> lock(dirtyMu_);
-  for (Region& r : regions_) {
-    PageBitmap dirty = r.dirty;
-    r.dirty.ClearRange(0, r.pages);
-    if (wp_ == WpMode::kSync && !r.unmapped) {
-      // Re-protect what was written (the fallback's faults un-protected it page by page).
-      for (uint64_t a = dirty.FindNext(0, true); a < r.pages;) {
-        uint64_t b = dirty.FindNext(a, false);
-        struct uffdio_writeprotect wp = {};
-        wp.range.start = r.spec.base + a * pageSize_;
-        wp.range.len = (b - a) * pageSize_;
-        wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-        if (ioctl(uffd_, UFFDIO_WRITEPROTECT, &wp) != 0 && *err == 0) *err = errno;
-        a = b < r.pages ? dirty.FindNext(b, true) : r.pages;
-      }
-    }
-    if (wp_ == WpMode::kAsync && pagemapFd >= 0 && !r.unmapped) {
-      ScanRequest req;
-      req.start = r.spec.base;
-      req.end = r.spec.base + r.spec.size;
-      req.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
-      req.categoryMask = PAGE_IS_WRITTEN;
-      req.returnMask = PAGE_IS_WRITTEN;
-      std::vector<struct page_region> written;
-      int e = PagemapScan(pagemapFd, req, &written);
-      if (e != 0 && *err == 0) *err = e;
-      // The kernel counts a page with no PTE as written (it cannot prove otherwise once a page may have
-      // been reclaimed). A page we never installed cannot have been written — the write would have
-      // faulted to us first — so only installed pages count; removed ones are already in `dirty`.
-      for (const struct page_region& w : written) {
-        uint64_t a = (w.start - r.spec.base) / pageSize_, b = (w.end - r.spec.base) / pageSize_;
-        for (uint64_t p = a; p < b && p < r.pages; p++) {
-          if (r.populated.Get(p)) dirty.SetRange(p, p + 1);
-        }
-      }
-    }
-    for (uint64_t a = dirty.FindNext(0, true); a < r.pages;) {
-      uint64_t b = dirty.FindNext(a, false);
-      out.emplace_back(r.spec.offset + a * pageSize_, r.spec.offset + b * pageSize_);
-      a = b < r.pages ? dirty.FindNext(b, true) : r.pages;
-    }
-  }
-  return out;
-}
-
-std::vector<uint64_t> FaultServer::WorkingSet() {
-  std::lock_guard<std::mutex> lock(wsMu_);
-  return workingSet_;
 }
 
 }  // namespace amber

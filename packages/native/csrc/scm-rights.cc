@@ -1,7 +1,6 @@
 // File descriptors over unix sockets (SCM_RIGHTS). libuv reads a socket with plain read(), which drops
-// ancillary data, so a handoff that carries an fd must be received here: acceptWithFds runs
-// poll+accept+recvmsg on a worker thread (never on the event loop) with a timeout and an eventfd that
-// cancels it. Once the fd has arrived, the connection can be given to net.Socket for the rest.
+// ancillary data, so messages that carry fds are sent and received here (the off-loop accept of a
+// handoff is in accept-with-fds.cc). Once the fd has arrived, net.Socket can take the connection.
 #include "scm-rights.h"
 
 #include <fcntl.h>
@@ -18,19 +17,10 @@
 
 #include "args.h"
 #include "errors.h"
+#include "scm-rights-internal.h"
 #include "unique-fd.h"
 
 namespace amber {
-
-namespace {
-
-constexpr size_t kMaxFds = 64;
-
-struct Received {
-  std::vector<char> data;
-  std::vector<int> fds;
-  bool truncated = false;
-};
 
 // One recvmsg; fds arrive close-on-exec. Returns -1 with errno on failure.
 ssize_t RecvWithFds(int fd, size_t maxBytes, size_t maxFds, int flags, Received* out) {
@@ -63,6 +53,31 @@ Napi::Array FdArray(Napi::Env env, const std::vector<int>& fds) {
   for (size_t i = 0; i < fds.size(); i++) arr.Set(i, Napi::Number::New(env, fds[i]));
   return arr;
 }
+
+Napi::Object ReceivedToJs(Napi::Env env, Received& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, r.data.data(), r.data.size()));
+  out.Set("fds", FdArray(env, r.fds));
+  out.Set("truncated", Napi::Boolean::New(env, r.truncated));
+  return out;
+}
+
+bool PeerCredOf(int fd, struct ucred* cred) {
+  socklen_t len = sizeof(*cred);
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0;
+}
+
+Napi::Object CredToJs(Napi::Env env, const struct ucred& cred, Napi::Object out) {
+  out.Set("pid", Napi::Number::New(env, cred.pid));
+  out.Set("uid", Napi::Number::New(env, cred.uid));
+  out.Set("gid", Napi::Number::New(env, cred.gid));
+  return out;
+}
+
+namespace {
+
+constexpr size_t kMaxFds = kMaxFdsPerMessage;
+
 
 bool FillSockaddr(Napi::Env env, const std::string& path, struct sockaddr_un* addr) {
   std::memset(addr, 0, sizeof(*addr));
@@ -175,14 +190,6 @@ Napi::Value SendWithFds(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(data.ByteLength() > 0 ? n : 0));
 }
 
-Napi::Object ReceivedToJs(Napi::Env env, Received& r) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("data", Napi::Buffer<char>::Copy(env, r.data.data(), r.data.size()));
-  out.Set("fds", FdArray(env, r.fds));
-  out.Set("truncated", Napi::Boolean::New(env, r.truncated));
-  return out;
-}
-
 // recvWithFds(fd, maxBytes = 65536, maxFds = 16) -> { data, fds, truncated }; data is empty at EOF.
 // MSG_DONTWAIT: throws EAGAIN instead of blocking the event loop.
 Napi::Value RecvWithFdsSync(const Napi::CallbackInfo& info) {
@@ -204,18 +211,6 @@ Napi::Value RecvWithFdsSync(const Napi::CallbackInfo& info) {
   return ReceivedToJs(env, r);
 }
 
-bool PeerCredOf(int fd, struct ucred* cred) {
-  socklen_t len = sizeof(*cred);
-  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0;
-}
-
-Napi::Object CredToJs(Napi::Env env, const struct ucred& cred, Napi::Object out) {
-  out.Set("pid", Napi::Number::New(env, cred.pid));
-  out.Set("uid", Napi::Number::New(env, cred.uid));
-  out.Set("gid", Napi::Number::New(env, cred.gid));
-  return out;
-}
-
 Napi::Value PeerCred(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = 0;
@@ -226,128 +221,6 @@ Napi::Value PeerCred(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return CredToJs(env, cred, Napi::Object::New(env));
-}
-
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Waits until `fd` is readable, the cancel eventfd fires, or the deadline passes. 0 or an errno.
-int WaitReadable(int fd, int cancelFd, int64_t deadline) {
-  for (;;) {
-    int64_t left = deadline - NowMs();
-    if (left <= 0) return ETIMEDOUT;
-    struct pollfd pfds[2] = {{fd, POLLIN, 0}, {cancelFd, POLLIN, 0}};
-    int r = poll(pfds, cancelFd >= 0 ? 2 : 1, static_cast<int>(left > 60000 ? 60000 : left));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (cancelFd >= 0 && (pfds[1].revents & POLLIN)) return ECANCELED;
-    if (pfds[0].revents != 0) return 0;
-  }
-}
-
-class AcceptWorker : public Napi::AsyncWorker {
- public:
-  AcceptWorker(Napi::Env env, int listenFd, int64_t timeoutMs, int cancelFd, size_t maxBytes, size_t maxFds)
-      : Napi::AsyncWorker(env, "amber.acceptWithFds"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        listenFd_(listenFd),
-        timeoutMs_(timeoutMs),
-        cancelFd_(cancelFd),
-        maxBytes_(maxBytes),
-        maxFds_(maxFds) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    int64_t deadline = NowMs() + timeoutMs_;
-    for (;;) {
-      err_ = WaitReadable(listenFd_, cancelFd_, deadline);
-      if (err_ != 0) {
-        what_ = "accept";
-        return;
-      }
-      int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) {
-        conn_.reset(fd);
-        break;
-      }
-      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-        err_ = errno;
-        what_ = "accept4";
-        return;
-      }
-    }
-    if (!PeerCredOf(conn_.get(), &cred_)) {
-      err_ = errno;
-      what_ = "getsockopt(SO_PEERCRED)";
-      return;
-    }
-    err_ = WaitReadable(conn_.get(), cancelFd_, deadline);
-    if (err_ != 0) {
-      what_ = "recvmsg (waiting for the handoff message)";
-      return;
-    }
-    if (RecvWithFds(conn_.get(), maxBytes_, maxFds_, MSG_DONTWAIT, &received_) < 0) {
-      err_ = errno;
-      what_ = "recvmsg";
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      for (int fd : received_.fds) close(fd);
-      ThrowErrno(env, what_, err_);
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
-    }
-    Napi::Object out = ReceivedToJs(env, received_);
-    out.Set("fd", Napi::Number::New(env, conn_.release()));
-    CredToJs(env, cred_, out);
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int listenFd_;
-  int64_t timeoutMs_;
-  int cancelFd_;
-  size_t maxBytes_;
-  size_t maxFds_;
-  int err_ = 0;
-  std::string what_;
-  UniqueFd conn_;
-  struct ucred cred_ = {};
-  Received received_;
-};
-
-// acceptWithFds(listenFd, timeoutMs, cancelFd = -1, maxBytes = 65536, maxFds = 16)
-//   -> Promise<{ fd, data, fds, truncated, pid, uid, gid }>; rejects ETIMEDOUT / ECANCELED.
-Napi::Value AcceptWithFds(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int listenFd = 0;
-  int64_t timeoutMs = 0, cancelFd = -1, maxBytes = 0, maxFds = 0;
-  if (!ArgFd(info, 0, &listenFd) || !ArgInt(info, 1, "timeoutMs", &timeoutMs) ||
-      !ArgOptInt(info, 2, "cancelFd", -1, &cancelFd) || !ArgOptInt(info, 3, "maxBytes", 65536, &maxBytes) ||
-      !ArgOptInt(info, 4, "maxFds", 16, &maxFds))
-    return env.Undefined();
-  if (maxBytes < 1 || maxBytes > (1 << 24) || maxFds < 0 || maxFds > static_cast<int64_t>(kMaxFds)) {
-    Napi::RangeError::New(env, "maxBytes/maxFds out of range").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* worker = new AcceptWorker(env, listenFd, timeoutMs, static_cast<int>(cancelFd),
-                                  static_cast<size_t>(maxBytes), static_cast<size_t>(maxFds));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
 }
 
 Napi::Value EventfdCreate(const Napi::CallbackInfo& info) {

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { DirtyTracker, type TrackingMode } from './dirty-tracker.js';
 import { PagerError } from './errors.js';
 import { type GuestRegionMapping, parseHandoff } from './handoff-message.js';
+import { describeServerEvent } from './server-events.js';
 import { ShimLink } from './shim-link.js';
 import { type OpenedSnapshot, openSnapshot, type SnapshotSource } from './snapshot-source.js';
 import { type PagerStats, withPercentiles } from './stats.js';
@@ -208,32 +209,8 @@ export class Pager {
   }
 
   #onEvent(e: FaultServerEvent): void {
-    switch (e.type) {
-      case 'storage-error': {
-        const err = new PagerError(
-          'storage_read_failed',
-          `reading guest offset ${e.guestOffset} from the snapshot failed (${e.code}: ${e.message}); retrying (attempt ${e.attempts})`,
-        );
-        this.#log.warn({ code: e.code, guestOffset: e.guestOffset, attempts: e.attempts }, err.message);
-        this.#options.onError?.(err);
-        break;
-      }
-      case 'storage-recovered':
-        this.#log.info({ guestOffset: e.guestOffset, attempts: e.attempts }, 'snapshot read recovered');
-        break;
-      case 'uffd-error':
-      case 'stray-fault': {
-        const err = new PagerError('uffd_error', `${e.type}: ${e.message ?? ''} (${e.code ?? ''})`);
-        this.#log.error({ event: e }, err.message);
-        this.#options.onError?.(err);
-        break;
-      }
-      case 'prefetch-done':
-        this.#log.info({ message: e.message }, 'prefetch finished');
-        break;
-      default:
-        this.#log.debug({ event: e }, 'fault server event');
-    }
+    const err = describeServerEvent(e, this.#log);
+    if (err) this.#options.onError?.(err);
   }
 
   #onDisconnected(): void {
