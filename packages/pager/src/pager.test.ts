@@ -2,6 +2,7 @@
 // would, and the pager serves it from a 3-generation chain.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shimEnv } from '@amber/native';
 import { PAGE_SIZE, pageHash, UffdHelperProcess, writePattern } from '@amber/native/testing';
 import { Pager } from './pager.js';
 import { buildChain, rng } from './test-support/chain-fixture.js';
@@ -129,4 +130,32 @@ test('a recorded working set replays as a prefetch order', async (t) => {
   for (const page of [700, 3, 1500, 4]) await h2.hashRange(page, 1);
   assert.equal(second.stats().faults, 0);
   assert.equal(second.stats().prefetchedPages, 4);
+});
+
+test('without WP_ASYNC the pager falls back to synchronous write-protect faults, just as exact', async (t) => {
+  const paths = testPaths(t);
+  const chain = buildChain(paths.dir, 8 << 20, 2, 5);
+  const pager = await Pager.listen({
+    socketPath: paths.socketPath,
+    snapshot: chain.source,
+    logger: testLogger(),
+    trackDirty: true,
+  });
+  t.after(() => pager.close());
+  const env = shimEnv({
+    memPath: paths.memPath,
+    socketPath: paths.socketPath,
+    trackDirty: true,
+    wpAsync: false,
+  });
+  const helper = new UffdHelperProcess(paths.memPath, 8 << 20, env);
+  t.after(() => helper.kill());
+  assert.equal((await pager.attached).tracking, 'sync');
+  await helper.ready();
+  await helper.readRandom(1, 500);
+  assert.deepEqual(pager.takeDirtyRanges(), []);
+  await helper.write([7, 1000, 1001]);
+  assert.deepEqual(pagesOf(pager.takeDirtyRanges()), [7, 1000, 1001]);
+  await helper.write([7]);
+  assert.deepEqual(pagesOf(pager.takeDirtyRanges()), [7]);
 });
