@@ -232,17 +232,22 @@ void FaultServer::ServeFault(uint64_t address, uint64_t flags, int64_t t0) {
   uint64_t e = page + 1;
   while (e < we && !r.populated.Get(e)) e++;
   int storageErr = 0;
+  // Counted before the copy: it wakes the faulting thread, which may look at our numbers right away.
+  stats_.faults.fetch_add(1, std::memory_order_relaxed);
+  stats_.pages.fetch_add(e - s, std::memory_order_relaxed);
+  if (recordWorkingSet_) {
+    std::lock_guard<std::mutex> lock(wsMu_);
+    workingSet_.push_back(r.spec.offset + page * pageSize_);
+  }
   Outcome out = ServeWindow(static_cast<size_t>(ri), s, e, &storageErr);
+  if (out != Outcome::kDone) {
+    stats_.faults.fetch_sub(1, std::memory_order_relaxed);
+    stats_.pages.fetch_sub(e - s, std::memory_order_relaxed);
+  }
   switch (out) {
     case Outcome::kDone: {
-      stats_.faults.fetch_add(1, std::memory_order_relaxed);
-      stats_.pages.fetch_add(e - s, std::memory_order_relaxed);
       int64_t us = NowUs() - t0;
       stats_.latencyUs[LatencyBucket(us)].fetch_add(1, std::memory_order_relaxed);
-      if (recordWorkingSet_) {
-        std::lock_guard<std::mutex> lock(wsMu_);
-        workingSet_.push_back(r.spec.offset + page * pageSize_);
-      }
       // If some page turned out present (EEXIST), the copies may not have covered the fault's page.
       if (installHitExisting_) Wake(page0, pageSize_);
       break;
@@ -297,6 +302,11 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
   const uint64_t dst = r.spec.base + ws * pageSize_;
   uint64_t done = 0;
   installHitExisting_ = false;
+  // Marked before the copy wakes anyone (see ServeFault); undone below if the copy fails.
+  std::vector<uint64_t> wasRemoved;
+  for (uint64_t p = r.removed.FindNext(ws, true); p < we; p = r.removed.FindNext(p + 1, true)) wasRemoved.push_back(p);
+  MarkPopulated(r, ws, we);
+  stats_.bytes.fetch_add(total, std::memory_order_relaxed);
   while (done < total) {
     int64_t result;
     int rc;
@@ -315,24 +325,20 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
       rc = ioctl(uffd_, UFFDIO_COPY, &copy);
       result = copy.copy;
     }
-    if (rc == 0) {
-      MarkPopulated(r, ws + done / pageSize_, we);
-      break;
-    }
+    if (rc == 0) return Outcome::kDone;
     int err = errno;
     if (result > 0) {  // partial progress, then EAGAIN: keep going from there
-      MarkPopulated(r, ws + done / pageSize_, ws + (done + static_cast<uint64_t>(result)) / pageSize_);
       done += static_cast<uint64_t>(result);
       continue;
     }
-    if (err == EEXIST) {
+    if (err == EEXIST) {  // that page is present already: skip it
       installHitExisting_ = true;
       stats_.eexist.fetch_add(1, std::memory_order_relaxed);
-      uint64_t p = ws + done / pageSize_;
-      MarkPopulated(r, p, p + 1);
       done += pageSize_;
       continue;
     }
+    Unmark(r, ws + done / pageSize_, we, wasRemoved);
+    stats_.bytes.fetch_sub(total - done, std::memory_order_relaxed);
     if (err == EAGAIN) {
       stats_.eagain.fetch_add(1, std::memory_order_relaxed);
       return Outcome::kRetryLater;
@@ -341,8 +347,15 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
     lastInstallErrno_ = err;
     return Outcome::kFailed;
   }
-  stats_.bytes.fetch_add(total, std::memory_order_relaxed);
   return Outcome::kDone;
+}
+
+void FaultServer::Unmark(Region& r, uint64_t a, uint64_t b, const std::vector<uint64_t>& wasRemoved) {
+  std::lock_guard<std::mutex> lock(dirtyMu_);
+  stats_.populatedPages.fetch_sub(r.populated.ClearRange(a, b), std::memory_order_relaxed);
+  for (uint64_t p : wasRemoved) {
+    if (p >= a && p < b) r.removed.SetRange(p, p + 1);
+  }
 }
 
 void FaultServer::MarkPopulated(Region& r, uint64_t a, uint64_t b) {

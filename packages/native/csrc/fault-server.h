@@ -116,6 +116,7 @@ class FaultServer {
   Outcome ServeWindow(size_t ri, uint64_t ws, uint64_t we, int* storageErr);
   Outcome Install(Region& r, uint64_t ws, uint64_t we, bool zero);
   void MarkPopulated(Region& r, uint64_t a, uint64_t b);
+  void Unmark(Region& r, uint64_t a, uint64_t b, const std::vector<uint64_t>& wasRemoved);
   void OnRemove(uint64_t start, uint64_t end, bool unmap);
   void OnRemap(uint64_t from, uint64_t to, uint64_t len);
   bool PrefetchPending() const;
