@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { initramfsInit } from './guest/initramfs-init.js';
-import { hosts, inittab, rc } from './guest/rootfs-files.js';
+import { rootfsFiles } from './guest/rootfs-files.js';
 import { run } from './run.js';
 
 /** Bump when the build steps change in a way the other inputs don't capture. */
@@ -80,10 +80,7 @@ export async function resolveInputs(options: InputOptions = {}): Promise<ImageIn
     envdPath,
     envdSha256,
     guestFilesSha256: createHash('sha256')
-      .update(initramfsInit)
-      .update(inittab)
-      .update(rc)
-      .update(hosts)
+      .update(JSON.stringify([initramfsInit, rootfsFiles]))
       .digest('hex'),
     rootfsSizeMiB: 2048,
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hosts, inittab, rc } from './guest/rootfs-files.js';
+import { rootfsFiles } from './guest/rootfs-files.js';
 import { BUSYBOX } from './initramfs.js';
 import type { ImageInputs } from './inputs.js';
 import { run } from './run.js';
@@ -56,10 +56,10 @@ export async function buildRootfs(
   await mkdir(amber, { recursive: true });
   await copyFile(BUSYBOX, join(amber, 'busybox'));
   await copyFile(inputs.envdPath, join(amber, 'envd.cjs'));
-  await writeFile(join(amber, 'rc'), rc);
-  await chmod(join(amber, 'rc'), 0o755);
-  await writeFile(join(root, 'etc/inittab'), inittab);
-  await writeFile(join(root, 'etc/hosts'), hosts);
+  for (const file of rootfsFiles) {
+    await writeFile(join(root, file.path), file.content);
+    await chmod(join(root, file.path), file.mode);
+  }
   await copyFile(inputs.nodePath, join(root, 'usr/bin/node'));
   await chmod(join(root, 'usr/bin/node'), 0o755);
   await writeFile(out, '');

@@ -82,7 +82,8 @@ export class EnvdClient {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!alive()) throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
-      if (await this.health(Math.min(1000, deadline - Date.now()))) return;
+      // Short attempts: until the guest configures its address, a connect just hangs on ARP.
+      if (await this.health(Math.min(250, deadline - Date.now()))) return;
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`);

@@ -4,7 +4,8 @@
  * agent owns the guest address and every snapshot restores into any sandbox slot.
  */
 export const inittab = `::sysinit:/opt/amber/rc
-::respawn:/usr/bin/node /opt/amber/envd.cjs
+::respawn:/usr/bin/node --jitless /opt/amber/envd.cjs
+::once:/opt/amber/rc-net
 ::shutdown:/opt/amber/busybox sync
 ::shutdown:/opt/amber/busybox umount -a -r
 `;
@@ -19,17 +20,24 @@ $bb mount -t tmpfs tmpfs /dev/shm -o mode=1777
 $bb mount -t tmpfs tmpfs /tmp -o mode=1777
 $bb mount -t tmpfs tmpfs /run -o mode=755
 hostname=amber
+for arg in $($bb cat /proc/cmdline); do
+  case "$arg" in amber.hostname=*) hostname="\${arg#amber.hostname=}" ;; esac
+done
+$bb hostname "$hostname"
+echo "$hostname" > /etc/hostname
+`;
+
+/** Runs beside envd's startup (envd binds 0.0.0.0 before the address exists), which takes most of boot. */
+export const rcNet = `#!/opt/amber/busybox sh
+bb=/opt/amber/busybox
 ip=
 gw=
 for arg in $($bb cat /proc/cmdline); do
   case "$arg" in
-    amber.hostname=*) hostname="\${arg#amber.hostname=}" ;;
     amber.ip=*) ip="\${arg#amber.ip=}" ;;
     amber.gw=*) gw="\${arg#amber.gw=}" ;;
   esac
 done
-$bb hostname "$hostname"
-echo "$hostname" > /etc/hostname
 $bb ip link set lo up
 if [ -n "$ip" ]; then
   $bb ip addr add "$ip" dev eth0
@@ -41,3 +49,11 @@ fi
 export const hosts = `127.0.0.1 localhost
 ::1 localhost ip6-localhost ip6-loopback
 `;
+
+/** Every file the image adds under the Debian tree: path -> content and mode. Their hash is an image input. */
+export const rootfsFiles: ReadonlyArray<{ path: string; content: string; mode: number }> = [
+  { path: 'etc/inittab', content: inittab, mode: 0o644 },
+  { path: 'etc/hosts', content: hosts, mode: 0o644 },
+  { path: 'opt/amber/rc', content: rc, mode: 0o755 },
+  { path: 'opt/amber/rc-net', content: rcNet, mode: 0o755 },
+];
