@@ -4,7 +4,7 @@
  * agent owns the guest address and every snapshot restores into any sandbox slot.
  */
 export const inittab = `::sysinit:/opt/amber/rc
-::respawn:/usr/bin/node --jitless /opt/amber/envd.cjs
+::respawn:/usr/bin/node /opt/amber/envd.cjs
 ::once:/opt/amber/rc-net
 ::shutdown:/opt/amber/busybox sync
 ::shutdown:/opt/amber/busybox umount -a -r
