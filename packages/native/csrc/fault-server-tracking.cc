@@ -45,6 +45,9 @@ void FaultServer::OnRemap(uint64_t from, uint64_t to, uint64_t len) {
 std::vector<std::pair<uint64_t, uint64_t>> FaultServer::TakeDirty(int pagemapFd, int* err) {
   *err = 0;
   std::vector<std::pair<uint64_t, uint64_t>> out;
+  // The kernel lets an madvise(REMOVE) return as soon as its event is read, before we record it: wait
+  // for the batch in hand, so a removal that already returned is always in this report.
+  std::lock_guard<std::mutex> batch(batchMu_);
   std::lock_guard<std::mutex> lock(dirtyMu_);
   for (Region& r : regions_) {
     PageBitmap dirty = r.dirty;

@@ -107,6 +107,7 @@ void FaultServer::Run() {
     // keep reading for a few microseconds instead of going back to poll().
     if (spinUs_ > 0 && NowUs() - lastEventUs < spinUs_) {
       int64_t t0 = NowUs();
+      std::unique_lock<std::mutex> batch(batchMu_);
       ssize_t got = read(uffd_, msgs, sizeof(msgs));
       if (got > 0) {
         HandleBatch(msgs, static_cast<size_t>(got) / sizeof(struct uffd_msg), t0);
@@ -140,6 +141,7 @@ void FaultServer::Run() {
     }
     if (pfds[0].revents & POLLIN) {
       int64_t t0 = NowUs();
+      std::unique_lock<std::mutex> batch(batchMu_);
       ssize_t got = read(uffd_, msgs, sizeof(msgs));
       if (got < 0 && errno != EAGAIN && errno != EINTR) {
         Emit({"uffd-error", ErrnoName(errno), "read(userfaultfd) failed; the pager stopped serving faults"});

@@ -159,6 +159,8 @@ class FaultServer {
 
   std::vector<Retry> retries_;
   std::mutex dirtyMu_;
+  // Held while a batch read from the userfaultfd is handled; TakeDirty waits on it (see there).
+  std::mutex batchMu_;
   std::mutex wsMu_;
   std::vector<uint64_t> workingSet_;
   EventSink sink_;
