@@ -55,7 +55,7 @@ export async function readResolved(
           if (bytesRead === 0) {
             throw new MemsnapError(
               'short_data_file',
-              `${path}: ends at ${fmtOffset(loc.storageOffset + done)}, but mapping ${loc.index} reads guest offset ${fmtOffset(pos + done)} from there`,
+              `${path}: ends at ${fmtOffset(loc.storageOffset + done)}, but mapping ${loc.index} at offset ${fmtOffset(index.mappings[loc.index]?.offset ?? 0)} reads guest offset ${fmtOffset(pos + done)} from there`,
               { file: path, entry: loc.index, offset: pos + done },
             );
           }
