@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerMemsnapCommands } from './commands/memsnap.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 
 /** Builds the `amber` command tree; each command group lives in its own file under commands/. */
@@ -12,6 +13,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerAgentCommands(program);
   registerImageCommands(program);
+  registerMemsnapCommands(program);
   registerSandboxCommands(program);
   return program;
 }
