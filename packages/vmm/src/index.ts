@@ -3,4 +3,5 @@ export { VmmError, type VmmErrorCode } from './errors.js';
 export { fileTail } from './file-tail.js';
 export { QmpClient, type QmpCommands, type QmpEvent } from './qmp-client.js';
 export { type LaunchOptions, Vm, type VmExit } from './vm.js';
-export { MAX_VCPUS, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
+export { DISK_DEVICE, MAX_VCPUS, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
+export { loadStateFile, type StateFileOptions, saveStateFile, switchDiskOverlay } from './vm-state.js';

@@ -27,6 +27,10 @@ export interface QmpCommands {
     ret: { status?: string; 'error-desc'?: string; ram?: { transferred: number; total: number } };
   };
   'human-monitor-command': { args: { 'command-line': string }; ret: string };
+  'blockdev-snapshot-sync': {
+    args: { device: string; 'snapshot-file': string; format: string; mode: 'existing' | 'absolute-paths' };
+    ret: Record<string, never>;
+  };
 }
 
 type Pending = {

@@ -17,11 +17,14 @@ export interface VmSpec {
   accel: Accel;
   /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
   incoming?: boolean;
-  /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socket`. */
-  uffd?: { shimPath: string; socket: string; trackWrites: boolean };
+  /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socketPath`. */
+  uffd?: { socketPath: string; trackDirty: boolean };
 }
 
 export const MAX_VCPUS = 64;
+
+/** The block device id of the sandbox disk, for QMP commands that switch its overlay. */
+export const DISK_DEVICE = 'disk0';
 
 export function runPaths(runDir: string) {
   return {
@@ -74,9 +77,9 @@ export function qemuArgs(spec: VmSpec): string[] {
     '-append',
     spec.cmdline,
     '-drive',
-    `file=${spec.disk.path},if=none,id=disk0,format=${spec.disk.format},cache=unsafe,discard=unmap`,
+    `file=${spec.disk.path},if=none,id=${DISK_DEVICE},format=${spec.disk.format},cache=unsafe,discard=unmap`,
     '-device',
-    'virtio-blk-pci,drive=disk0',
+    `virtio-blk-pci,drive=${DISK_DEVICE}`,
     // Appended, so one log spans every boot and restore of the sandbox.
     '-chardev',
     `file,id=console0,path=${paths.console},append=on`,

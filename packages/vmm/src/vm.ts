@@ -3,7 +3,9 @@ import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { shimEnv } from '@amber/native';
 import type { Logger } from 'pino';
+
 import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
 import { QmpClient } from './qmp-client.js';
@@ -64,12 +66,7 @@ export class Vm extends EventEmitter {
       ? ['ip', ['netns', 'exec', spec.network.netns, qemu, ...args]]
       : [qemu, args];
     const env: NodeJS.ProcessEnv = { ...process.env };
-    if (spec.uffd) {
-      env.LD_PRELOAD = spec.uffd.shimPath;
-      env.AMBER_UFFD_SOCKET = spec.uffd.socket;
-      env.AMBER_UFFD_MEM_PATH = spec.memoryFile;
-      env.AMBER_UFFD_WP = spec.uffd.trackWrites ? '1' : '0';
-    }
+    if (spec.uffd) Object.assign(env, shimEnv({ memPath: spec.memoryFile, ...spec.uffd }));
     // Through `ip netns exec`, a missing QEMU would look like an ip failure; check first.
     if (spec.network) await assertBinary(qemu);
     const log = options.log.child({ runDir: spec.runDir });
