@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setClock } from './clock.js';
+import type { GuestShell } from './guest-shell.js';
 import { HttpError } from './http-error.js';
 
 export interface InitOptions {
@@ -7,6 +8,7 @@ export interface InitOptions {
   allowSetClock: boolean;
   /** Environment added to every process started afterwards. */
   env: Record<string, string>;
+  shell: GuestShell;
 }
 
 async function readJson(req: IncomingMessage, limit = 1 << 20): Promise<unknown> {
@@ -44,7 +46,7 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
       options.env[key] = value;
     }
   }
-  if (timestamp !== undefined && options.allowSetClock) await setClock(timestamp, receivedAt);
+  if (timestamp !== undefined && options.allowSetClock) await setClock(options.shell, timestamp, receivedAt);
   res.writeHead(204);
   res.end();
 }

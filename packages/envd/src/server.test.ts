@@ -148,4 +148,13 @@ describe('HTTP routes', () => {
     const r = await runProcess('sh', ['-c', 'echo $FROM_INIT']);
     assert.equal(r.stdout, 'yes\n');
   });
+
+  test('POST /sync flushes through the kept shell, again and again', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${base}/sync`, { method: 'POST' });
+      assert.equal(res.status, 204);
+    }
+    const wrongMethod = await fetch(`${base}/sync`);
+    assert.equal(wrongMethod.status, 404);
+  });
 });

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { downloadFile, uploadFile } from './files-http.js';
+import { GuestShell } from './guest-shell.js';
 import { HttpError, sendError } from './http-error.js';
 import { init } from './init-http.js';
 import { processService } from './process-service.js';
@@ -22,6 +23,7 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   const env: Record<string, string> = {};
   const table = new ProcessTable(() => lookupUser(defaultUser, options.passwdPath)?.home ?? '/', env);
   const files = { defaultUser, ...(options.passwdPath && { passwdPath: options.passwdPath }) };
+  const shell = new GuestShell();
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
@@ -34,7 +36,12 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
       } else if (url.pathname === '/files' && req.method === 'POST') {
         await uploadFile(req, res, url, files);
       } else if (url.pathname === '/init' && req.method === 'POST') {
-        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env });
+        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, shell });
+      } else if (url.pathname === '/sync' && req.method === 'POST') {
+        // Amber's own route: flush the guest's filesystems before a snapshot.
+        await shell.run('sync');
+        res.writeHead(204);
+        res.end();
       } else {
         throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
       }
@@ -48,6 +55,7 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
     fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
   });
   const server = createServer(handler);
+  server.on('close', () => shell.close());
   // Streams of long-running commands stay open; keepalives travel inside them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
