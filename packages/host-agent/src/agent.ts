@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ensureImage, type Image } from '@amber/image';
 import { type Logger, pino } from 'pino';
 import { type AgentConfig, loadConfig } from './config.js';
-import { cleanUpAfterCrash } from './recovery.js';
+import { recoverSandboxes } from './recovery.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
 import { SandboxManager } from './sandbox-manager.js';
 
@@ -26,8 +26,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   const log = options.log ?? pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' });
   await mkdir(config.home, { recursive: true });
   const image = options.image ?? (await ensureImage({ cacheDir: config.cacheDir })).image;
-  await cleanUpAfterCrash(config, log);
+  const survivors = await recoverSandboxes(config, log);
   const manager = new SandboxManager(config, image, log);
+  manager.load(survivors);
   manager.startReaper();
   const server = await startRpcServer(manager, config.listen, config.token);
   log.info(

@@ -19,6 +19,8 @@ export interface AgentConfig {
   defaults: { vcpus: number; memoryMib: number; ttlSeconds: number };
   maxTtlSeconds: number;
   minMemoryMib: number;
+  /** A pause that makes the chain this long merges it into one generation. */
+  generationCap: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -55,6 +57,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     },
     maxTtlSeconds: 24 * 3600,
     minMemoryMib: 128,
+    generationCap: numberFromEnv('AMBER_GENERATION_CAP', 10),
     ...overrides,
   };
 }

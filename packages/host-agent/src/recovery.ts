@@ -1,9 +1,13 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from './atomic-file.js';
 import type { AgentConfig } from './config.js';
 import { destroyNetworkSlot, listNetworkSlots, netnsName } from './network/network-slot.js';
 import { type SandboxRecord, sandboxPaths } from './sandbox.js';
+import { collectSnapshotGarbage } from './snapshot/gc.js';
+import { readCommitted, removeLiveDisks } from './snapshot/layout.js';
+import { TemplateStore } from './templates.js';
 
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
 export async function isSandboxQemu(pid: number | undefined, runDir: string): Promise<boolean> {
@@ -13,12 +17,15 @@ export async function isSandboxQemu(pid: number | undefined, runDir: string): Pr
 }
 
 /**
- * Left over from an agent that died: sandboxes whose runtime state cannot be trusted. Their QEMU (if any)
- * is killed and every resource removed, so nothing is left as an orphan.
+ * After an agent restart (crash or not): no VM of the previous agent is trusted — a lazily restored one lost
+ * its pager with it, and any could be mid-pause. Each QEMU is killed and its resources freed; a sandbox with
+ * a committed snapshot comes back paused at that snapshot (its last good state), the rest are removed, so
+ * nothing is left as an orphan. Returns the sandboxes that survive.
  */
-export async function cleanUpAfterCrash(config: AgentConfig, log: Logger): Promise<void> {
+export async function recoverSandboxes(config: AgentConfig, log: Logger): Promise<SandboxRecord[]> {
   const root = join(config.home, 'sandboxes');
   const ids = await readdir(root).catch(() => [] as string[]);
+  const survivors: SandboxRecord[] = [];
   for (const id of ids) {
     const paths = sandboxPaths(config.home, config.shmDir, id);
     const record = await readFile(paths.record, 'utf8')
@@ -29,6 +36,23 @@ export async function cleanUpAfterCrash(config: AgentConfig, log: Logger): Promi
     }
     await destroyNetworkSlot(netnsName(id));
     await rm(paths.memory, { force: true });
+    await rm(paths.run, { recursive: true, force: true });
+    const committed = record && (await readCommitted(paths.snapshot).catch(() => undefined));
+    if (record && committed && record.state !== 'stopping') {
+      await removeLiveDisks(paths.snapshot);
+      await collectSnapshotGarbage(paths.snapshot);
+      const paused: SandboxRecord = {
+        ...record,
+        state: 'paused',
+        lazyMemory: false,
+        generations: committed.header.generation + 1,
+      };
+      delete paused.qemuPid;
+      await writeFileAtomic(paths.record, `${JSON.stringify(paused, null, 2)}\n`);
+      survivors.push(paused);
+      log.warn({ sandbox: id, was: record.state }, 'sandbox recovered as paused at its last snapshot');
+      continue;
+    }
     await rm(paths.dir, { recursive: true, force: true });
     log.warn({ sandbox: id, state: record?.state }, 'removed a sandbox left by a previous agent');
   }
@@ -39,4 +63,7 @@ export async function cleanUpAfterCrash(config: AgentConfig, log: Logger): Promi
   for (const name of await readdir(config.shmDir).catch(() => [] as string[])) {
     if (/^amber-[a-z0-9]{20}\.mem$/.test(name)) await rm(join(config.shmDir, name), { force: true });
   }
+  await rm(join(config.home, 'staging'), { recursive: true, force: true });
+  await new TemplateStore(join(config.home, 'templates')).cleanUp();
+  return survivors;
 }

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Image } from '@amber/image';
-import { Vm, type VmSpec } from '@amber/vmm';
+import { Pager, type PrefetchOption } from '@amber/pager';
+import { loadStateFile, Vm, type VmSpec } from '@amber/vmm';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
@@ -15,8 +14,8 @@ import {
   type NetworkSlot,
 } from './network/network-slot.js';
 import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
-
-const execFileAsync = promisify(execFile);
+import { createOverlay } from './snapshot/disk-chain.js';
+import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot/layout.js';
 
 /** How long a cold boot may take to reach a healthy guest agent (TCG is slow; KVM is ~10x faster). */
 const BOOT_TIMEOUT_MS = 90_000;
@@ -35,7 +34,7 @@ export interface BootRequest {
   paths: SandboxPaths;
 }
 
-export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot): VmSpec {
+export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot, disk: string): VmSpec {
   return {
     runDir: req.paths.run,
     vcpus: req.vcpus,
@@ -43,39 +42,11 @@ export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot)
     kernel: req.image.kernel,
     initrd: req.image.initrd,
     cmdline: `${GUEST_CMDLINE} ${kernelNetArgs()}`,
-    disk: { path: req.paths.disk, format: 'qcow2' },
+    disk: { path: disk, format: 'qcow2' },
     memoryFile: req.paths.memory,
     network: { netns: slot.netns, tap: slot.tap, mac: slot.mac },
     accel: config.accel,
   };
-}
-
-export async function createOverlay(
-  backing: string,
-  backingFormat: 'raw' | 'qcow2',
-  path: string,
-): Promise<void> {
-  try {
-    await execFileAsync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-b',
-      backing,
-      '-F',
-      backingFormat,
-      path,
-    ]);
-  } catch (err) {
-    throw new AgentError(
-      'internal',
-      `qemu-img create ${path} failed: ${(err as { stderr?: string }).stderr ?? err}`,
-      {
-        cause: err,
-      },
-    );
-  }
 }
 
 /**
@@ -87,27 +58,97 @@ export async function bootSandbox(
   req: BootRequest,
   log: Logger,
 ): Promise<SandboxRuntime> {
-  await createOverlay(req.image.rootfs, 'raw', req.paths.disk);
+  await mkdir(req.paths.snapshot, { recursive: true });
+  await removeLiveDisks(req.paths.snapshot);
+  const disk = newLiveDisk(req.paths.snapshot);
+  await createOverlay(disk, req.image.rootfs, 'raw');
   const slot = await createNetworkSlot(req.id);
   let vm: Vm | undefined;
   try {
-    vm = await Vm.launch(vmSpec(config, req, slot), { log });
-    const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
-    const running = vm;
-    await envd
-      .waitHealthy(BOOT_TIMEOUT_MS, () => running.running)
-      .catch(async (err: AgentError) => {
-        throw new AgentError(
-          err.code,
-          `${err.message}\n--- guest console (tail) ---\n${await running.consoleTail()}`,
-        );
-      });
+    vm = await Vm.launch(vmSpec(config, req, slot, disk), { log });
+    const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
     // A cold-booted guest read the host's clock through its RTC; only restores need /init's timestamp.
-    return { vm, slot, envd, expectedExit: false };
+    return { vm, slot, envd, disk, expectedExit: false };
   } catch (err) {
     await vm?.kill();
     await destroyNetworkSlot(slot.netns);
     await rm(req.paths.memory, { force: true });
+    await rm(disk, { force: true });
+    throw err;
+  }
+}
+
+async function connectEnvd(vm: Vm, slot: NetworkSlot, timeoutMs: number): Promise<EnvdClient> {
+  const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
+  await envd
+    .waitHealthy(timeoutMs, () => vm.running)
+    .catch(async (err: AgentError) => {
+      throw new AgentError(
+        err.code,
+        `${err.message}\n--- guest console (tail) ---\n${await vm.consoleTail()}`,
+      );
+    });
+  return envd;
+}
+
+export interface RestoreRequest extends BootRequest {
+  snapshot: CommittedSnapshot;
+  prefetch: PrefetchOption;
+}
+
+/**
+ * Lazy restore: a fresh overlay on the snapshot's frozen disk, QEMU with the shim on an empty RAM file,
+ * the pager serving its faults from the header chain, the device state loaded, then envd told the time.
+ */
+export async function restoreSandbox(
+  config: AgentConfig,
+  req: RestoreRequest,
+  log: Logger,
+): Promise<SandboxRuntime> {
+  await rm(req.paths.memory, { force: true });
+  await removeLiveDisks(req.paths.snapshot);
+  const disk = newLiveDisk(req.paths.snapshot);
+  await createOverlay(disk, req.snapshot.diskPath, 'qcow2');
+  const slot = await createNetworkSlot(req.id);
+  let vm: Vm | undefined;
+  let pager: Pager | undefined;
+  try {
+    await mkdir(req.paths.run, { recursive: true });
+    pager = await Pager.listen({
+      socketPath: req.paths.pagerSocket,
+      snapshotDir: req.snapshot.dir,
+      logger: log.child({ component: 'pager' }),
+      trackDirty: true,
+      prefetch: req.prefetch,
+      recordWorkingSet: true,
+    });
+    const spec: VmSpec = {
+      ...vmSpec(config, req, slot, disk),
+      incoming: true,
+      uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
+    };
+    vm = await Vm.launch(spec, { log });
+    const launched = vm;
+    await Promise.race([
+      pager.attached,
+      launched.exited.then(async (exit) => {
+        throw new AgentError(
+          'internal',
+          `QEMU exited before handing its memory to the pager (code ${exit.code})\n${await launched.consoleTail()}`,
+        );
+      }),
+    ]);
+    await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
+    await vm.resume();
+    const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
+    await envd.init({ timestamp: Date.now() });
+    return { vm, slot, envd, pager, disk, expectedExit: false };
+  } catch (err) {
+    await vm?.kill();
+    await pager?.close();
+    await destroyNetworkSlot(slot.netns);
+    await rm(req.paths.memory, { force: true });
+    await rm(disk, { force: true });
     throw err;
   }
 }
@@ -116,6 +157,7 @@ export async function bootSandbox(
 export async function teardownRuntime(runtime: SandboxRuntime, paths: SandboxPaths): Promise<void> {
   runtime.expectedExit = true;
   await runtime.vm.kill();
+  await runtime.pager?.close();
   await destroyNetworkSlot(runtime.slot.netns);
   await rm(paths.memory, { force: true });
 }

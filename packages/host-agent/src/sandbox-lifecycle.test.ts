@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SandboxState } from '@amber/proto/hostagent';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { execText, leftovers, startTestAgent, type TestAgent } from './test-agent.js';
+import { execText, leftovers, startTestAgent, type TestAgent } from './test-support/test-agent.js';
 
 let t: TestAgent;
 before(async () => {

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
-import type { Image } from '@amber/image';
+import { join } from 'node:path';
+import { type Image, loadImage } from '@amber/image';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
 import type { AgentConfig } from './config.js';
@@ -10,6 +11,8 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
 import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
+import { type PrefetchPolicy, SandboxSnapshots } from './sandbox-snapshots.js';
+import { removeLiveDisks } from './snapshot/layout.js';
 import {
   type CreateInput,
   validateCreate,
@@ -30,8 +33,10 @@ export interface ExecInput {
 /** Owns every sandbox on this host: their records, runtimes, memory reservations and time to live. */
 export class SandboxManager {
   private readonly sandboxes = new Map<string, Sandbox>();
-  private readonly locks = new KeyedMutex();
+  /** One operation at a time per sandbox. */
+  readonly locks = new KeyedMutex();
   readonly budget: MemoryBudget;
+  readonly snapshots: SandboxSnapshots;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -40,6 +45,15 @@ export class SandboxManager {
     private readonly log: Logger,
   ) {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
+    this.snapshots = new SandboxSnapshots(this, log);
+  }
+
+  /** The image a sandbox was built from (snapshots restore with the kernel they booted). */
+  async imageFor(imageId: string): Promise<Image> {
+    if (imageId === this.image.id) return this.image;
+    const { image, problem } = await loadImage(join(this.config.cacheDir, 'images', imageId));
+    if (!image) throw new AgentError('failed_precondition', `image ${imageId} is unusable: ${problem}`);
+    return image;
   }
 
   paths(id: string) {
@@ -59,42 +73,41 @@ export class SandboxManager {
     return [...this.sandboxes.values()].map(toRecord);
   }
 
+  /** Sandboxes found on disk at start (recovery.ts): paused, with no runtime. */
+  load(records: SandboxRecord[]): void {
+    for (const record of records) this.sandboxes.set(record.id, { ...record });
+  }
+
+  record(sandbox: Sandbox): SandboxRecord {
+    return toRecord(sandbox);
+  }
+
   get(id: string): Sandbox {
     const sandbox = this.sandboxes.get(validateSandboxId(id));
     if (!sandbox) throw notFound('sandbox', id);
     return sandbox;
   }
 
-  async create(input: CreateInput): Promise<SandboxRecord> {
+  async create(input: CreateInput & { prefetch?: PrefetchPolicy }): Promise<SandboxRecord> {
     const valid = validateCreate(this.config, input);
-    if (valid.template) throw new AgentError('not_found', `template ${valid.template} not found`);
-    const id = newSandboxId();
-    this.budget.reserve(id, valid.memoryMib);
-    const now = Date.now();
-    const sandbox: Sandbox = {
-      id,
-      state: 'starting',
-      vcpus: valid.vcpus,
-      memoryMib: valid.memoryMib,
-      template: valid.template,
-      metadata: valid.metadata,
-      createdAtMs: now,
-      expiresAtMs: now + valid.ttlSeconds * 1000,
-      ttlSeconds: valid.ttlSeconds,
-      error: '',
-      imageId: this.image.id,
-    };
-    this.sandboxes.set(id, sandbox);
-    const paths = this.paths(id);
-    const log = this.log.child({ sandbox: id });
+    if (valid.template) {
+      return this.snapshots.spawnFromTemplate(
+        { ...valid, prefetch: input.prefetch ?? 'none' },
+        { vcpus: input.vcpus, memoryMib: input.memoryMib },
+      );
+    }
+    const sandbox = this.register({ ...valid, imageId: this.image.id });
+    const paths = this.paths(sandbox.id);
+    const log = this.log.child({ sandbox: sandbox.id });
     try {
-      await this.locks.run(id, async () => {
+      this.budget.reserve(sandbox.id, sandbox.memoryMib);
+      await this.locks.run(sandbox.id, async () => {
         await mkdir(paths.dir, { recursive: true });
         await this.persist(sandbox);
         const started = Date.now();
         const runtime = await bootSandbox(
           this.config,
-          { id, vcpus: sandbox.vcpus, memoryMib: sandbox.memoryMib, image: this.image, paths },
+          { id: sandbox.id, vcpus: sandbox.vcpus, memoryMib: sandbox.memoryMib, image: this.image, paths },
           log,
         );
         this.attach(sandbox, runtime);
@@ -104,9 +117,7 @@ export class SandboxManager {
       });
     } catch (err) {
       log.error({ err }, 'sandbox failed to start');
-      this.sandboxes.delete(id);
-      this.budget.release(id);
-      await rm(paths.dir, { recursive: true, force: true });
+      await this.forget(sandbox);
       throw err instanceof AgentError
         ? err
         : new AgentError('internal', `sandbox failed to start: ${(err as Error).message}`, { cause: err });
@@ -114,8 +125,42 @@ export class SandboxManager {
     return toRecord(sandbox);
   }
 
+  /** A new sandbox record in the starting state (nothing on disk yet). */
+  register(input: {
+    vcpus: number;
+    memoryMib: number;
+    ttlSeconds: number;
+    template: string;
+    metadata: Record<string, string>;
+    imageId: string;
+  }): Sandbox {
+    const now = Date.now();
+    const sandbox: Sandbox = {
+      id: newSandboxId(),
+      state: 'starting',
+      vcpus: input.vcpus,
+      memoryMib: input.memoryMib,
+      template: input.template,
+      metadata: input.metadata,
+      createdAtMs: now,
+      expiresAtMs: now + input.ttlSeconds * 1000,
+      ttlSeconds: input.ttlSeconds,
+      error: '',
+      imageId: input.imageId,
+    };
+    this.sandboxes.set(sandbox.id, sandbox);
+    return sandbox;
+  }
+
+  /** Drops a sandbox that never started, with everything it had on disk. */
+  async forget(sandbox: Sandbox): Promise<void> {
+    this.sandboxes.delete(sandbox.id);
+    await this.release(sandbox);
+    await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
+  }
+
   /** Watches QEMU: an exit the agent didn't ask for marks the sandbox failed and frees its resources. */
-  private attach(sandbox: Sandbox, runtime: SandboxRuntime): void {
+  attach(sandbox: Sandbox, runtime: SandboxRuntime): void {
     sandbox.runtime = runtime;
     sandbox.qemuPid = runtime.vm.pid;
     runtime.vm.once('exit', (exit: { code: number | null; signal: string | null }) => {
@@ -127,14 +172,14 @@ export class SandboxManager {
         sandbox.error = `QEMU exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
         this.log.error({ sandbox: sandbox.id, ...exit, console: consoleTail }, 'sandbox VM died');
         await this.release(sandbox);
-        await rm(this.paths(sandbox.id).disk, { force: true });
+        await removeLiveDisks(this.paths(sandbox.id).snapshot);
         await this.persist(sandbox);
       });
     });
   }
 
-  /** Frees the VM, network slot, guest RAM and memory reservation; keeps the record. */
-  private async release(sandbox: Sandbox): Promise<void> {
+  /** Frees the VM, pager, network slot, guest RAM and memory reservation; keeps the record. */
+  async release(sandbox: Sandbox): Promise<void> {
     const runtime = sandbox.runtime;
     sandbox.runtime = undefined;
     sandbox.qemuPid = undefined;
@@ -162,7 +207,11 @@ export class SandboxManager {
   }
 
   private running(id: string): SandboxRuntime {
-    const sandbox = this.get(id);
+    return this.requireRunning(this.get(id));
+  }
+
+  requireRunning(sandbox: Sandbox): SandboxRuntime {
+    const id = sandbox.id;
     if (sandbox.state !== 'running' || !sandbox.runtime) {
       throw new AgentError('failed_precondition', `sandbox ${id} is ${sandbox.state}, not running`);
     }
@@ -214,7 +263,8 @@ export class SandboxManager {
   private async reapExpired(): Promise<void> {
     const now = Date.now();
     for (const sandbox of this.sandboxes.values()) {
-      if (sandbox.expiresAtMs > now || sandbox.state === 'starting' || sandbox.state === 'stopping') continue;
+      // A paused sandbox holds no resources but disk, and is kept until destroyed (as E2B keeps them).
+      if (sandbox.expiresAtMs > now || (sandbox.state !== 'running' && sandbox.state !== 'error')) continue;
       this.log.info({ sandbox: sandbox.id, state: sandbox.state }, 'sandbox expired');
       await this.destroy(sandbox.id).catch((err) =>
         this.log.error({ err, sandbox: sandbox.id }, 'reaping failed'),
@@ -222,7 +272,7 @@ export class SandboxManager {
     }
   }
 
-  private async persist(sandbox: Sandbox): Promise<void> {
+  async persist(sandbox: Sandbox): Promise<void> {
     await writeFileAtomic(this.paths(sandbox.id).record, `${JSON.stringify(toRecord(sandbox), null, 2)}\n`);
   }
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
 import type { EnvdClient } from './envd/envd-client.js';
 import type { NetworkSlot } from './network/network-slot.js';
@@ -28,6 +29,10 @@ export interface SandboxRecord {
   imageId: string;
   /** QEMU's pid while it runs, to find (and adopt or kill) it after an agent restart. */
   qemuPid?: number;
+  /** Memory is served by this agent's pager: QEMU cannot outlive the agent, so it is never adopted. */
+  lazyMemory?: boolean;
+  /** Memory generations in the committed snapshot chain (0 before the first pause). */
+  generations?: number;
 }
 
 /** Live resources of a running sandbox; absent when paused, stopped or failed. */
@@ -35,6 +40,12 @@ export interface SandboxRuntime {
   vm: Vm;
   slot: NetworkSlot;
   envd: EnvdClient;
+  /** The VM's writable disk overlay. */
+  disk: string;
+  /** Serves guest memory from the snapshot and tracks writes; absent after a cold boot. */
+  pager?: Pager;
+  /** Written ranges taken from the pager by a capture that then failed; the next capture includes them. */
+  carriedDirty?: Array<[number, number]>;
   /** Set while the agent itself is stopping the VM, so its exit is not reported as a crash. */
   expectedExit: boolean;
 }
@@ -48,9 +59,9 @@ export function sandboxPaths(home: string, shmDir: string, id: string) {
   return {
     dir,
     record: join(dir, 'sandbox.json'),
-    disk: join(dir, 'disk.qcow2'),
     run: join(dir, 'run'),
     snapshot: join(dir, 'snapshot'),
+    pagerSocket: join(dir, 'run', 'pager.sock'),
     memory: join(shmDir, `amber-${id}.mem`),
   };
 }

@@ -100,6 +100,16 @@ export class EnvdClient {
       throw new AgentError('internal', `envd /init answered ${res.statusCode}: ${text}`);
   }
 
+  /** Flushes the guest's filesystems to its disk (before a snapshot). */
+  async sync(timeoutMs = 10_000): Promise<void> {
+    const req = this.http('POST', '/sync');
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    const res = await this.send(req);
+    const text = await readBody(res);
+    if (res.statusCode !== 204)
+      throw new AgentError('internal', `envd /sync answered ${res.statusCode}: ${text}`);
+  }
+
   async *exec(options: ExecOptions): AsyncGenerator<ExecEvent> {
     const stream = this.process.start(
       {

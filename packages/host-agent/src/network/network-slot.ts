@@ -15,6 +15,8 @@ export const GUEST_NET = {
   prefix: 30,
   tap: 'tap0',
   mac: '52:54:00:a0:00:21',
+  // Fixed too: a restored guest's ARP cache still names the tap of the slot it was snapshotted in.
+  hostMac: '52:54:00:a0:00:22',
 } as const;
 
 export interface NetworkSlot {
@@ -57,8 +59,11 @@ export async function createNetworkSlot(sandboxId: string): Promise<NetworkSlot>
       [
         'link set lo up',
         `tuntap add ${GUEST_NET.tap} mode tap`,
+        `link set ${GUEST_NET.tap} address ${GUEST_NET.hostMac}`,
         `addr add ${GUEST_NET.hostIp}/${GUEST_NET.prefix} dev ${GUEST_NET.tap}`,
         `link set ${GUEST_NET.tap} up`,
+        // The guest's MAC is fixed, so the first connection after a restore skips an ARP round trip.
+        `neigh replace ${GUEST_NET.guestIp} lladdr ${GUEST_NET.mac} dev ${GUEST_NET.tap} nud permanent`,
       ].join('\n'),
     );
   } catch (err) {

@@ -1,8 +1,10 @@
-import type { HostAgentService, WriteFileRequest } from '@amber/proto/hostagent';
+import { type HostAgentService, PrefetchPolicy, type WriteFileRequest } from '@amber/proto/hostagent';
 import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { AgentError } from '../errors.js';
 import type { SandboxManager } from '../sandbox-manager.js';
-import { toSandboxMessage } from './convert.js';
+import type { PrefetchPolicy as Policy } from '../sandbox-snapshots.js';
+import { validateTtl } from '../validate.js';
+import { toSandboxMessage, toSnapshotMessage } from './convert.js';
 
 /** Turns every failure into a ConnectError with a stable code; never leaks a stack trace to the caller. */
 function rpcError(err: unknown): ConnectError {
@@ -33,6 +35,21 @@ function guardStream<A extends unknown[], R>(fn: (...args: A) => AsyncIterable<R
 
 const READ_CHUNK = 256 * 1024;
 
+function prefetchPolicy(policy: PrefetchPolicy): Policy | undefined {
+  switch (policy) {
+    case PrefetchPolicy.UNSPECIFIED:
+      return undefined;
+    case PrefetchPolicy.NONE:
+      return 'none';
+    case PrefetchPolicy.ALL:
+      return 'all';
+    case PrefetchPolicy.WORKING_SET:
+      return 'working-set';
+    default:
+      throw new AgentError('invalid_argument', `unknown prefetch policy ${policy}`);
+  }
+}
+
 export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<typeof HostAgentService>> {
   return {
     createSandbox: guard(async (req) => {
@@ -43,6 +60,7 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
         ttlSeconds: spec?.ttlSeconds,
         template: spec?.template,
         metadata: spec?.metadata,
+        prefetch: spec && prefetchPolicy(spec.prefetch),
       });
       return { sandbox: toSandboxMessage(sandbox) };
     }),
@@ -95,6 +113,36 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
         for (let at = 0; at < chunk.byteLength; at += READ_CHUNK)
           yield { data: chunk.subarray(at, at + READ_CHUNK) };
       }
+    }),
+
+    pauseSandbox: guard(async (req) => {
+      const { record, generationBytes } = await manager.snapshots.pause(req.sandboxId);
+      return { sandbox: toSandboxMessage(record), generationBytes: BigInt(generationBytes) };
+    }),
+    resumeSandbox: guard(async (req) => {
+      const record = await manager.snapshots.resume(req.sandboxId, {
+        prefetch: prefetchPolicy(req.prefetch),
+        ttlSeconds: req.ttlSeconds ? validateTtl(manager.config, req.ttlSeconds) : undefined,
+      });
+      return { sandbox: toSandboxMessage(record) };
+    }),
+    forkSandbox: guard(async (req) => {
+      const ttl = req.ttlSeconds ? validateTtl(manager.config, req.ttlSeconds) : undefined;
+      const forks = await manager.snapshots.fork(req.sandboxId, req.count, ttl);
+      return { sandboxes: forks.map(toSandboxMessage) };
+    }),
+    createSnapshot: guard(async (req) => {
+      const template = await manager.snapshots.createTemplate(req.sandboxId, req.name);
+      return { snapshot: toSnapshotMessage(template, manager.list()) };
+    }),
+    deleteSnapshot: guard(async (req) => {
+      await manager.snapshots.deleteTemplate(req.name);
+      return {};
+    }),
+    listSnapshots: guard(async () => {
+      const sandboxes = manager.list();
+      const templates = await manager.snapshots.templates.list();
+      return { snapshots: templates.map((t) => toSnapshotMessage(t, sandboxes)) };
     }),
 
     getHostInfo: guard(() => ({

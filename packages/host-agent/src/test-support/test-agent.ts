@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { type RunningAgent, startAgent } from './agent.js';
-import type { AgentConfig } from './config.js';
-import { connectHostAgent, type HostAgentClient } from './rpc/client.js';
+import { type RunningAgent, startAgent } from '../agent.js';
+import type { AgentConfig } from '../config.js';
+import { connectHostAgent, type HostAgentClient } from '../rpc/client.js';
 
 /** A real agent on a unix socket in a temp home, for integration tests. */
 export interface TestAgent {
@@ -65,4 +65,19 @@ export function leftovers(agent: RunningAgent, id: string, qemuPid?: number): st
   if (existsSync(paths.memory)) found.push(paths.memory);
   if (existsSync(paths.dir)) found.push(paths.dir);
   return found;
+}
+
+export async function writeText(client: HostAgentClient, sandboxId: string, path: string, text: string) {
+  await client.writeFile(
+    (async function* () {
+      yield { part: { case: 'header' as const, value: { sandboxId, path } } };
+      yield { part: { case: 'data' as const, value: Buffer.from(text) } };
+    })(),
+  );
+}
+
+export async function readText(client: HostAgentClient, sandboxId: string, path: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const res of client.readFile({ sandboxId, path })) chunks.push(res.data);
+  return Buffer.concat(chunks).toString();
 }

@@ -1,0 +1,126 @@
+// kill -9 of the host agent in the middle of a pause and of a MergeDiffs: after a restart the sandbox is
+// paused at its last good snapshot and resumes with its memory, processes and disk intact.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SandboxState } from '@amber/proto/hostagent';
+import { connectHostAgent, type HostAgentClient } from './rpc/client.js';
+import { startKeeper, verifyKeeper } from './test-support/keeper.js';
+import { execText, readText, writeText } from './test-support/test-agent.js';
+
+const agentMain = fileURLToPath(new URL('./test-support/agent-process.ts', import.meta.url));
+
+interface AgentProcess {
+  child: ChildProcess;
+  client: HostAgentClient;
+  logs: string[];
+  close(): void;
+  exited: Promise<void>;
+}
+
+async function spawnAgent(home: string, env: Record<string, string>): Promise<AgentProcess> {
+  const child = spawn(process.execPath, ['--conditions=amber-source', '--import', 'tsx', agentMain], {
+    env: { ...process.env, AMBER_HOME: home, AMBER_AGENT_LISTEN: `unix:${join(home, 'agent.sock')}`, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      logs.push(line);
+      if (line.includes('agent process ready')) resolve();
+    });
+    void exited.then(() => reject(new Error(`agent exited before it was ready:\n${logs.join('\n')}`)));
+  });
+  await ready;
+  const { client, close } = connectHostAgent(`unix:${join(home, 'agent.sock')}`);
+  return { child, client, logs, close, exited };
+}
+
+async function waitForLog(agent: AgentProcess, text: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!agent.logs.some((l) => l.includes(text))) {
+    if (Date.now() > deadline) throw new Error(`no "${text}" in the agent log`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function assertIntact(client: HostAgentClient, id: string, files: string[], atLeast: number) {
+  const { sandbox } = await client.getSandbox({ sandboxId: id });
+  assert.equal(sandbox?.state, SandboxState.PAUSED, 'recovered as paused');
+  await client.resumeSandbox({ sandboxId: id });
+  const { counter, result } = await verifyKeeper(client, id);
+  assert.equal(result, 'ok');
+  assert.ok(counter >= atLeast, `counter ${counter} is at least the snapshot's ${atLeast}`);
+  for (const name of files) assert.equal(await readText(client, id, `/root/${name}`), `${name}\n`);
+  return counter;
+}
+
+test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'amber-crash-test-'));
+  const crashFile = join(home, 'crash-at');
+  const env = { AMBER_TEST_CRASH_FILE: crashFile, AMBER_GENERATION_CAP: '3', AMBER_LOG_LEVEL: 'info' };
+  let agent = await spawnAgent(home, env);
+  t.after(async () => {
+    agent.child.kill('SIGKILL');
+    agent.close();
+    const final = await spawnAgent(home, env);
+    for (const s of (await final.client.listSandboxes({})).sandboxes) {
+      await final.client.destroySandbox({ sandboxId: s.id });
+    }
+    final.child.kill('SIGTERM');
+    await final.exited;
+    final.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 384 } });
+  assert.ok(sandbox);
+  const id = sandbox.id;
+  await startKeeper(agent.client, id, 16);
+  await writeText(agent.client, id, '/root/a', 'a\n');
+  await agent.client.pauseSandbox({ sandboxId: id });
+  await agent.client.resumeSandbox({ sandboxId: id });
+  await writeText(agent.client, id, '/root/b', 'b\n');
+  const atGood = (await verifyKeeper(agent.client, id)).counter;
+  await agent.client.pauseSandbox({ sandboxId: id }); // generation 1: the last good snapshot
+  await agent.client.resumeSandbox({ sandboxId: id });
+  await writeText(agent.client, id, '/root/lost', 'lost\n');
+
+  // Mid-pause: the device state and the frozen disk are written, the memory generation is not.
+  await writeFile(crashFile, 'capture:devices-saved');
+  await assert.rejects(agent.client.pauseSandbox({ sandboxId: id }));
+  await agent.exited;
+  agent.close();
+  await rm(crashFile);
+  agent = await spawnAgent(home, env);
+  let counter = await assertIntact(agent.client, id, ['a', 'b'], atGood);
+  const lost = await execText(agent.client, id, 'ls', ['/root/lost']);
+  assert.notEqual(lost.exitCode, 0, 'the disk is the snapshot disk, not what was written after it');
+
+  // Mid-merge (the chain reaches the cap of 3): once at a fixed step, once at a random instant.
+  await writeText(agent.client, id, '/root/c', 'c\n');
+  await writeFile(crashFile, 'merge:disk-collapsed');
+  await assert.rejects(agent.client.pauseSandbox({ sandboxId: id }));
+  await agent.exited;
+  agent.close();
+  await rm(crashFile);
+  agent = await spawnAgent(home, env);
+  counter = await assertIntact(agent.client, id, ['a', 'b', 'c'], counter);
+
+  await writeText(agent.client, id, '/root/d', 'd\n');
+  const pausing = agent.client.pauseSandbox({ sandboxId: id }).catch(() => undefined);
+  await waitForLog(agent, 'merge started');
+  await new Promise((r) => setTimeout(r, Math.random() * 100));
+  agent.child.kill('SIGKILL');
+  await pausing;
+  await agent.exited;
+  agent.close();
+  agent = await spawnAgent(home, env);
+  await assertIntact(agent.client, id, ['a', 'b', 'c', 'd'], counter);
+});

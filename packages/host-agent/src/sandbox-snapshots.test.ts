@@ -1,0 +1,214 @@
+// Pause, resume, templates and forks of real sandboxes (QEMU on TCG, the real pager and memsnap).
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { SandboxState } from '@amber/proto/hostagent';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { keeperCounter, startKeeper, verifyKeeper, zeroKeeperPages } from './test-support/keeper.js';
+import { execText, readText, startTestAgent, type TestAgent, writeText } from './test-support/test-agent.js';
+
+let t: TestAgent;
+before(async () => {
+  t = await startTestAgent({ memoryBudgetMib: 4096, generationCap: 10 });
+});
+after(async () => {
+  await t?.stop();
+});
+
+const MIB = 1 << 20;
+
+async function pause(id: string) {
+  const res = await t.client.pauseSandbox({ sandboxId: id });
+  assert.equal(res.sandbox?.state, SandboxState.PAUSED);
+  return Number(res.generationBytes);
+}
+
+async function resume(id: string) {
+  const res = await t.client.resumeSandbox({ sandboxId: id });
+  assert.equal(res.sandbox?.state, SandboxState.RUNNING);
+}
+
+describe('pause and resume', () => {
+  test('12 cycles keep a counting process, its 64 MiB and every file; the chain is merged on the way', async () => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 512 } });
+    assert.ok(sandbox);
+    const id = sandbox.id;
+    await startKeeper(t.client, id, 64);
+    let last = 0;
+    let merged = false;
+    for (let cycle = 1; cycle <= 12; cycle++) {
+      await writeText(t.client, id, `/root/cycle-${cycle}.txt`, `cycle ${cycle}\n`.repeat(1000));
+      await pause(id);
+      const generations = t.agent.manager.get(id).generations ?? 0;
+      if (cycle > 1 && generations === 1) merged = true;
+      await resume(id);
+      const { counter, result } = await verifyKeeper(t.client, id);
+      assert.equal(result, 'ok', `cycle ${cycle}: the keeper's memory`);
+      assert.ok(counter > last, `cycle ${cycle}: counter ${counter} moved on from ${last}`);
+      last = counter;
+    }
+    assert.ok(merged, 'the generation cap merged the chain at least once');
+    for (let cycle = 1; cycle <= 12; cycle++) {
+      assert.equal(await readText(t.client, id, `/root/cycle-${cycle}.txt`), `cycle ${cycle}\n`.repeat(1000));
+    }
+    await t.client.destroySandbox({ sandboxId: id });
+  });
+
+  test('a re-pause writes what changed; zeroed pages stay zero; processes and the clock survive', async (ctx) => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 512 } });
+    assert.ok(sandbox);
+    const id = sandbox.id;
+    await startKeeper(t.client, id, 16);
+    const envd = () => {
+      const runtime = t.agent.manager.get(id).runtime;
+      assert.ok(runtime);
+      return runtime.envd;
+    };
+    const sleeper = envd().exec({
+      cmd: 'sleep',
+      args: ['3600'],
+      envs: {},
+      signal: AbortSignal.timeout(2000),
+    });
+    const first = await sleeper.next();
+    const sleeperPid = first.value && 'pid' in first.value ? first.value.pid : undefined;
+    assert.ok(sleeperPid, 'sleep started');
+    await sleeper.return(undefined);
+
+    const base = await pause(id);
+    await resume(id);
+    const idle = await pause(id);
+    await resume(id);
+    const written = await execText(t.client, id, 'sh', [
+      '-c',
+      'head -c 8388608 /dev/urandom > /dev/shm/eight',
+    ]);
+    assert.equal(written.exitCode, 0);
+    const eight = await pause(id);
+    ctx.diagnostic(`generation bytes: base ${base}, idle re-pause ${idle}, after writing 8 MiB ${eight}`);
+    assert.ok(eight >= 8 * MIB, `the 8 MiB are in the generation (${eight})`);
+    // The slack: what an idle resume/pause writes anyway (guest kernel, envd, the keeper) plus one exec.
+    assert.ok(eight - idle <= 8 * MIB + 6 * MIB, `only what changed (${eight}, idle ${idle})`);
+    assert.ok(base > 4 * eight, `generation 0 holds the whole populated memory (${base})`);
+
+    await resume(id);
+    await zeroKeeperPages(t.client, id);
+    await pause(id);
+
+    await new Promise((r) => setTimeout(r, 10_000));
+    await resume(id);
+    const { result } = await verifyKeeper(t.client, id);
+    assert.equal(result, 'ok', 'zeroed pages read zero, the rest the pattern');
+
+    const before = Date.now();
+    const clock = await execText(t.client, id, 'date', ['+%s.%N']);
+    const hostMid = (before + Date.now()) / 2 / 1000;
+    const skew = Math.abs(Number(clock.stdout) - hostMid);
+    ctx.diagnostic(`guest clock skew after a 10 s pause: ${skew.toFixed(3)} s`);
+    assert.ok(skew < 1, `guest clock within 1 s of the host (${skew.toFixed(3)} s)`);
+
+    const listed = await envd().process.list({});
+    assert.ok(
+      listed.processes.some((p) => p.pid === sleeperPid),
+      `sleep ${sleeperPid} is listed after the resume`,
+    );
+    await t.client.destroySandbox({ sandboxId: id });
+  });
+});
+
+describe('templates and forks', () => {
+  test('a template of a running sandbox with a server spawns independent sandboxes; the source runs on', async () => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 384 } });
+    assert.ok(sandbox);
+    const source = sandbox.id;
+    await writeText(t.client, source, '/srv/www/index.html', 'hello from the template\n');
+    const server = await execText(t.client, source, 'sh', [
+      '-c',
+      '/opt/amber/busybox httpd -p 8080 -h /srv/www && echo started',
+    ]);
+    assert.equal(server.stdout.trim(), 'started', server.stderr);
+    await startKeeper(t.client, source, 8);
+
+    const { snapshot } = await t.client.createSnapshot({ sandboxId: source, name: 'web' });
+    assert.equal(snapshot?.name, 'web');
+    const spawned = [];
+    for (let i = 0; i < 3; i++) {
+      const { sandbox: s } = await t.client.createSandbox({ spec: { template: 'web' } });
+      assert.ok(s);
+      assert.equal(s.memoryMib, 384);
+      spawned.push(s.id);
+    }
+    for (const [i, id] of spawned.entries()) {
+      const page = await execText(t.client, id, '/opt/amber/busybox', [
+        'wget',
+        '-qO-',
+        'http://127.0.0.1:8080/',
+      ]);
+      assert.equal(page.stdout, 'hello from the template\n', `sandbox ${i} serves`);
+      await writeText(t.client, id, '/srv/www/mine.txt', `sandbox ${i}\n`);
+    }
+    for (const [i, id] of spawned.entries()) {
+      assert.equal(
+        await readText(t.client, id, '/srv/www/mine.txt'),
+        `sandbox ${i}\n`,
+        'files are independent',
+      );
+      assert.equal((await verifyKeeper(t.client, id)).result, 'ok', 'memory came from the template');
+    }
+    await zeroKeeperPages(t.client, spawned[0] as string);
+    assert.equal(
+      (await verifyKeeper(t.client, spawned[1] as string)).result,
+      'ok',
+      "one's writes are not another's",
+    );
+    const missing = await execText(t.client, source, 'ls', ['/srv/www/mine.txt']);
+    assert.notEqual(missing.exitCode, 0, 'the source does not see the spawned sandboxes files');
+    const before = await keeperCounter(t.client, source);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await keeperCounter(t.client, source)) > before, 'the source keeps running');
+
+    await assert.rejects(
+      t.client.createSandbox({ spec: { template: 'web', memoryMib: 512 } }),
+      (err: unknown) => err instanceof ConnectError && err.code === Code.InvalidArgument,
+    );
+    await assert.rejects(
+      t.client.createSnapshot({ sandboxId: source, name: 'web' }),
+      (err: unknown) => err instanceof ConnectError && err.code === Code.AlreadyExists,
+    );
+
+    // Deleting a template in use is allowed: its users hold their own links to the files they need.
+    const listed = await t.client.listSnapshots({});
+    assert.deepEqual(listed.snapshots.find((s) => s.name === 'web')?.dependents.sort(), [...spawned].sort());
+    await t.client.deleteSnapshot({ name: 'web' });
+    const user = spawned[2] as string;
+    await pause(user);
+    await resume(user);
+    assert.equal((await verifyKeeper(t.client, user)).result, 'ok', 'a user of a deleted template resumes');
+
+    for (const id of [source, ...spawned]) await t.client.destroySandbox({ sandboxId: id });
+    assert.deepEqual(readdirSync(`${t.home}/sandboxes`), [], 'destroy leaves no sandbox files');
+  });
+
+  test('forks of a running and of a paused sandbox', async () => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+    assert.ok(sandbox);
+    const id = sandbox.id;
+    await writeText(t.client, id, '/root/state.txt', 'before fork\n');
+    const running = await t.client.forkSandbox({ sandboxId: id, count: 2 });
+    assert.equal(running.sandboxes.length, 2);
+    await pause(id);
+    const paused = await t.client.forkSandbox({ sandboxId: id, count: 1 });
+    for (const fork of [...running.sandboxes, ...paused.sandboxes]) {
+      assert.equal(fork.state, SandboxState.RUNNING);
+      assert.equal(await readText(t.client, fork.id, '/root/state.txt'), 'before fork\n');
+      await t.client.destroySandbox({ sandboxId: fork.id });
+    }
+    const paths = t.agent.manager.paths(id);
+    await t.client.destroySandbox({ sandboxId: id });
+    assert.equal(existsSync(paths.dir), false, 'a destroyed paused sandbox leaves no files');
+    await assert.rejects(
+      t.client.forkSandbox({ sandboxId: id, count: 1 }),
+      (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound,
+    );
+  });
+});

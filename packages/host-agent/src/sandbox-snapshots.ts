@@ -1,0 +1,308 @@
+// Pause, resume, fork and templates: the sandbox lifecycle built on the snapshot directory (snapshot/).
+import { access, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadWorkingSet, mergeRanges, type PrefetchOption, saveWorkingSet } from '@amber/pager';
+import type { Logger } from 'pino';
+import { AgentError } from './errors.js';
+import { newSandboxId } from './ids.js';
+import { restoreSandbox } from './runtime.js';
+import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
+import type { SandboxManager } from './sandbox-manager.js';
+import { captureGeneration, mergeGenerations } from './snapshot/capture.js';
+import { cloneCommitted } from './snapshot/clone.js';
+import { type CommittedSnapshot, removeLiveDisks, requireCommitted } from './snapshot/layout.js';
+import { type TemplateRecord, TemplateStore, validateTemplateName } from './templates.js';
+
+export type PrefetchPolicy = 'none' | 'all' | 'working-set';
+
+const WORKING_SET = 'working-set.bin';
+export const MAX_FORKS = 16;
+
+export interface SpawnInput {
+  vcpus: number;
+  memoryMib: number;
+  ttlSeconds: number;
+  template: string;
+  metadata: Record<string, string>;
+  prefetch: PrefetchPolicy;
+}
+
+export class SandboxSnapshots {
+  readonly templates: TemplateStore;
+
+  constructor(
+    private readonly manager: SandboxManager,
+    private readonly log: Logger,
+  ) {
+    this.templates = new TemplateStore(join(manager.config.home, 'templates'));
+  }
+
+  async pause(id: string): Promise<{ record: SandboxRecord; generationBytes: number }> {
+    const sandbox = this.manager.get(id);
+    return this.manager.locks.run(sandbox.id, async () => {
+      const runtime = this.manager.requireRunning(sandbox);
+      const log = this.log.child({ sandbox: sandbox.id });
+      const paths = this.manager.paths(sandbox.id);
+      const started = performance.now();
+      sandbox.state = 'pausing';
+      await this.manager.persist(sandbox);
+      log.info('pause started');
+      let generationBytes: number;
+      let generation: number;
+      try {
+        ({ generationBytes, generation } = await this.capture(runtime, sandbox, false));
+        if (runtime.pager)
+          await saveWorkingSet(join(paths.snapshot, WORKING_SET), runtime.pager.workingSet());
+      } catch (err) {
+        sandbox.state = 'running';
+        await this.manager.persist(sandbox);
+        throw new AgentError(
+          'internal',
+          `pause failed, the sandbox keeps running: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      await this.manager.release(sandbox);
+      await removeLiveDisks(paths.snapshot);
+      sandbox.state = 'paused';
+      sandbox.lazyMemory = false;
+      sandbox.generations = generation + 1;
+      await this.manager.persist(sandbox);
+      if (generation + 1 >= this.manager.config.generationCap) {
+        await mergeGenerations(paths.snapshot, this.manager.image.rootfs, log)
+          .then(() => {
+            sandbox.generations = 1;
+            return this.manager.persist(sandbox);
+          })
+          .catch((err) => log.error({ err }, 'merge failed; the unmerged chain stays valid'));
+      }
+      log.info({ ms: Math.round(performance.now() - started), generationBytes }, 'sandbox paused');
+      return { record: this.manager.record(sandbox), generationBytes };
+    });
+  }
+
+  /**
+   * Stops the VM while its memory, devices and disk become the next committed generation. Pages taken
+   * from the pager's dirty log are kept until a capture commits, so a failed attempt loses none of them.
+   */
+  private async capture(runtime: SandboxRuntime, sandbox: Sandbox, keepRunning: boolean) {
+    const log = this.log.child({ sandbox: sandbox.id });
+    await runtime.envd
+      .sync()
+      .catch((err) => log.warn({ err }, 'guest sync failed; the snapshot stays consistent'));
+    await runtime.vm.pause();
+    const dirty = runtime.pager
+      ? mergeRanges([...(runtime.carriedDirty ?? []), ...runtime.pager.takeDirtyRanges()])
+      : undefined;
+    let captured: Awaited<ReturnType<typeof captureGeneration>>;
+    try {
+      captured = await captureGeneration({
+        vm: runtime.vm,
+        dir: this.manager.paths(sandbox.id).snapshot,
+        ramPath: this.manager.paths(sandbox.id).memory,
+        disk: runtime.disk,
+        dirty,
+        keepRunning,
+        log,
+      });
+    } catch (err) {
+      runtime.carriedDirty = dirty;
+      // The sandbox runs on as before; its committed snapshot is untouched.
+      await runtime.vm.resume().catch((resumeErr) => log.error({ err: resumeErr }, 'cannot continue the VM'));
+      throw err;
+    }
+    runtime.carriedDirty = [];
+    runtime.disk = captured.disk;
+    if (keepRunning) await runtime.vm.resume();
+    return { generationBytes: captured.generationBytes, generation: captured.header.generation };
+  }
+
+  async resume(
+    id: string,
+    options: { prefetch?: PrefetchPolicy; ttlSeconds?: number } = {},
+  ): Promise<SandboxRecord> {
+    const sandbox = this.manager.get(id);
+    return this.manager.locks.run(sandbox.id, async () => {
+      if (sandbox.state !== 'paused') {
+        throw new AgentError('failed_precondition', `sandbox ${sandbox.id} is ${sandbox.state}, not paused`);
+      }
+      const paths = this.manager.paths(sandbox.id);
+      const snapshot = await requireCommitted(paths.snapshot, `sandbox ${sandbox.id}`);
+      await this.startFromSnapshot(sandbox, snapshot, options.prefetch ?? 'none');
+      if (options.ttlSeconds) sandbox.ttlSeconds = options.ttlSeconds;
+      sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
+      await this.manager.persist(sandbox);
+      return this.manager.record(sandbox);
+    });
+  }
+
+  /** Restores `snapshot` (the sandbox's own directory) into a running VM; the caller holds the lock. */
+  private async startFromSnapshot(sandbox: Sandbox, snapshot: CommittedSnapshot, policy: PrefetchPolicy) {
+    const started = performance.now();
+    const paths = this.manager.paths(sandbox.id);
+    this.manager.budget.reserve(sandbox.id, sandbox.memoryMib);
+    const previous = sandbox.state;
+    sandbox.state = 'resuming';
+    await this.manager.persist(sandbox);
+    try {
+      const runtime = await restoreSandbox(
+        this.manager.config,
+        {
+          id: sandbox.id,
+          vcpus: sandbox.vcpus,
+          memoryMib: sandbox.memoryMib,
+          image: await this.manager.imageFor(sandbox.imageId),
+          paths,
+          snapshot,
+          prefetch: await prefetchOption(policy, join(paths.snapshot, WORKING_SET)),
+        },
+        this.log.child({ sandbox: sandbox.id }),
+      );
+      this.manager.attach(sandbox, runtime);
+      sandbox.lazyMemory = true;
+      sandbox.state = 'running';
+      await this.manager.persist(sandbox);
+      this.log.info({ sandbox: sandbox.id, ms: Math.round(performance.now() - started) }, 'sandbox resumed');
+    } catch (err) {
+      this.manager.budget.release(sandbox.id);
+      sandbox.state = previous;
+      await this.manager.persist(sandbox);
+      throw err;
+    }
+  }
+
+  /** A committed snapshot of the sandbox's current state, cloned into `dest` under the sandbox's lock. */
+  private async snapshotInto(
+    id: string,
+    dest: string,
+  ): Promise<{ sandbox: Sandbox; snapshot: CommittedSnapshot }> {
+    const sandbox = this.manager.get(id);
+    return this.manager.locks.run(sandbox.id, async () => {
+      if (sandbox.state === 'running' && sandbox.runtime) {
+        await this.capture(sandbox.runtime, sandbox, true);
+      } else if (sandbox.state !== 'paused') {
+        throw new AgentError('failed_precondition', `sandbox ${sandbox.id} is ${sandbox.state}`);
+      }
+      const own = await requireCommitted(this.manager.paths(sandbox.id).snapshot, `sandbox ${sandbox.id}`);
+      await cloneCommitted(own, dest);
+      return { sandbox, snapshot: await requireCommitted(dest, dest) };
+    });
+  }
+
+  async createTemplate(id: string, name: string): Promise<TemplateRecord> {
+    validateTemplateName(name);
+    const staging = join(this.manager.config.home, 'staging', newSandboxId());
+    try {
+      const { sandbox, snapshot } = await this.snapshotInto(id, staging);
+      const record = await this.templates.create(
+        {
+          name,
+          vcpus: sandbox.vcpus,
+          memoryMib: sandbox.memoryMib,
+          imageId: sandbox.imageId,
+          sourceSandboxId: sandbox.id,
+          createdAtMs: Date.now(),
+        },
+        snapshot,
+      );
+      this.log.info({ template: name, sandbox: sandbox.id }, 'template created');
+      return record;
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  async deleteTemplate(name: string): Promise<void> {
+    await this.templates.delete(validateTemplateName(name));
+    this.log.info({ template: name }, 'template deleted');
+  }
+
+  /** Spawns a sandbox from a template; vcpus and memory are the template's. */
+  async spawnFromTemplate(input: SpawnInput, requested: { vcpus?: number; memoryMib?: number }) {
+    const template = await this.templates.get(input.template);
+    for (const [field, wanted, has] of [
+      ['vcpus', requested.vcpus, template.vcpus],
+      ['memory_mib', requested.memoryMib, template.memoryMib],
+    ] as const) {
+      if (wanted !== undefined && wanted !== has) {
+        throw new AgentError(
+          'invalid_argument',
+          `template ${template.name} has ${field} ${has}; a sandbox from it cannot have ${wanted} (leave it unset)`,
+        );
+      }
+    }
+    const snapshot = await this.templates.snapshot(template.name);
+    return this.spawn(snapshot, {
+      ...input,
+      vcpus: template.vcpus,
+      memoryMib: template.memoryMib,
+      imageId: template.imageId,
+    });
+  }
+
+  async fork(id: string, count: number, ttlSeconds?: number): Promise<SandboxRecord[]> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_FORKS) {
+      throw new AgentError('invalid_argument', `count must be between 1 and ${MAX_FORKS}, got ${count}`);
+    }
+    const staging = join(this.manager.config.home, 'staging', newSandboxId());
+    try {
+      const { sandbox, snapshot } = await this.snapshotInto(id, staging);
+      const input = {
+        vcpus: sandbox.vcpus,
+        memoryMib: sandbox.memoryMib,
+        ttlSeconds: ttlSeconds || sandbox.ttlSeconds,
+        template: sandbox.template,
+        metadata: { ...sandbox.metadata },
+        prefetch: 'none' as const,
+        imageId: sandbox.imageId,
+      };
+      const results = await Promise.allSettled(
+        Array.from({ length: count }, () => this.spawn(snapshot, input)),
+      );
+      const forks = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        for (const fork of forks) await this.manager.destroy(fork.id).catch(() => undefined);
+        throw failed.reason;
+      }
+      return forks;
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** A new sandbox whose snapshot directory is a hard-linked clone of `snapshot`, restored lazily. */
+  private async spawn(snapshot: CommittedSnapshot, input: SpawnInput & { imageId: string }) {
+    const sandbox = this.manager.register({ ...input, imageId: input.imageId });
+    const paths = this.manager.paths(sandbox.id);
+    try {
+      await this.manager.locks.run(sandbox.id, async () => {
+        await cloneCommitted(snapshot, paths.snapshot);
+        await this.manager.persist(sandbox);
+        await this.startFromSnapshot(
+          sandbox,
+          await requireCommitted(paths.snapshot, sandbox.id),
+          input.prefetch,
+        );
+      });
+    } catch (err) {
+      await this.manager.forget(sandbox);
+      throw err;
+    }
+    return this.manager.record(sandbox);
+  }
+}
+
+async function prefetchOption(policy: PrefetchPolicy, workingSetPath: string): Promise<PrefetchOption> {
+  if (policy !== 'working-set') return policy;
+  const recorded = await access(workingSetPath).then(
+    () => true,
+    () => false,
+  );
+  if (!recorded) return 'all';
+  // A damaged recording only costs speed: fall back to fetching everything.
+  const workingSet = await loadWorkingSet(workingSetPath).catch(() => undefined);
+  return workingSet ? { workingSet, thenAll: true } : 'all';
+}

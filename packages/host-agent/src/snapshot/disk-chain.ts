@@ -1,0 +1,90 @@
+// qcow2 layers of a snapshot directory. Backing files are named relative to the layer, so a whole chain can
+// be hard-linked into another directory (a template, a fork) and still resolve there.
+import { execFile } from 'node:child_process';
+import { open, rename } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+import { AgentError } from '../errors.js';
+import { fsyncDir, fsyncFile } from './fsync.js';
+
+const execFileAsync = promisify(execFile);
+const QCOW2_MAGIC = 0x514649fb;
+
+async function qemuImg(args: string[]): Promise<void> {
+  try {
+    await execFileAsync('qemu-img', args);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new AgentError('internal', `qemu-img ${args[0]} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The backing file a qcow2 names in its header (as written), or undefined for a base layer. */
+export async function backingFileName(path: string): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(32);
+    await handle.read(head, 0, 32, 0);
+    if (head.readUInt32BE(0) !== QCOW2_MAGIC)
+      throw new AgentError('internal', `${path} is not a qcow2 image`);
+    const offset = Number(head.readBigUInt64BE(8));
+    const size = head.readUInt32BE(16);
+    if (offset === 0 || size === 0) return undefined;
+    const name = Buffer.alloc(size);
+    await handle.read(name, 0, size, offset);
+    return name.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The qcow2 layers from `top` down that live in the same directory (the image's rootfs is outside). */
+export async function localChain(top: string): Promise<string[]> {
+  const chain: string[] = [];
+  let current: string | undefined = top;
+  while (current) {
+    chain.push(current);
+    const backing: string | undefined = await backingFileName(current);
+    if (!backing || isAbsolute(backing) || backing.includes('/')) break;
+    current = join(dirname(current), backing);
+  }
+  return chain;
+}
+
+export async function createOverlay(
+  path: string,
+  backing: string,
+  backingFormat: 'raw' | 'qcow2',
+): Promise<void> {
+  // Relative when the backing sits beside the overlay; -u: the backing may be open for writing by QEMU.
+  const name = dirname(backing) === dirname(path) ? basename(backing) : backing;
+  const args = ['create', '-q', '-f', 'qcow2', '-b', name, '-F', backingFormat];
+  if (backingFormat === 'qcow2') args.push('-u', path, String(await virtualSize(backing)));
+  else args.push(path);
+  await qemuImg(args);
+}
+
+async function virtualSize(qcow2: string): Promise<number> {
+  const handle = await open(qcow2, 'r');
+  try {
+    const head = Buffer.alloc(32);
+    await handle.read(head, 0, 32, 0);
+    return Number(head.readBigUInt64BE(24));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Folds the chain under `top` into one new layer at `dest` on top of the image's rootfs. Only the clusters
+ * the sandbox wrote are copied, so the cost follows what it wrote, not the disk's size.
+ */
+export async function collapseChain(top: string, dest: string, rootfs: string): Promise<void> {
+  const tmp = join(dirname(dest), `.tmp-${basename(dest)}`);
+  await qemuImg(['convert', '-q', '-O', 'qcow2', '-B', rootfs, '-F', 'raw', top, tmp]);
+  await fsyncFile(tmp);
+  await rename(tmp, dest);
+  await fsyncDir(dirname(dest));
+}

@@ -1,0 +1,71 @@
+// What a sandbox's (or a template's) snapshot directory holds. The memsnap header is the one commit point:
+// the device state and the frozen disk layer of a generation are named by the header's build id, so a
+// crash between writing them and renaming the header leaves only garbage, never a mismatched pair.
+//
+//   memfile.header, memfile.<buildId>   guest memory (memsnap)
+//   devices.<buildId>.state             device state saved with that generation (x-ignore-shared)
+//   disk.<buildId>.qcow2                the disk's top layer frozen at that generation (backing by relative name)
+//   live.<random>.qcow2                 the running VM's overlays (never part of a snapshot). QEMU reopens
+//                                       images by name, so a file it uses is never renamed; all go when it exits
+import { randomUUID } from 'node:crypto';
+import { access, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Header, SnapshotDir } from '@amber/memsnap';
+import { AgentError } from '../errors.js';
+
+const LIVE_DISK = /^live\..+\.qcow2$/;
+
+/** A fresh name for a live overlay in a snapshot directory. */
+export function newLiveDisk(dir: string): string {
+  return join(dir, `live.${randomUUID()}.qcow2`);
+}
+
+export async function liveDisks(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names.filter((n) => LIVE_DISK.test(n)).map((n) => join(dir, n));
+}
+
+/** After the VM exited: its overlays are either frozen under a generation's name or not needed. */
+export async function removeLiveDisks(dir: string): Promise<void> {
+  for (const path of await liveDisks(dir)) await rm(path, { force: true });
+}
+
+export function devicesFile(buildId: string): string {
+  return `devices.${buildId}.state`;
+}
+
+export function diskFile(buildId: string): string {
+  return `disk.${buildId}.qcow2`;
+}
+
+/** A complete, committed snapshot: memory header, device state and frozen disk of the same generation. */
+export interface CommittedSnapshot {
+  dir: string;
+  header: Header;
+  devicesPath: string;
+  diskPath: string;
+}
+
+/** The last committed snapshot in `dir`, or undefined if there is none. Throws if it is incomplete. */
+export async function readCommitted(dir: string): Promise<CommittedSnapshot | undefined> {
+  const header = await (await SnapshotDir.open(dir)).header();
+  if (!header) return undefined;
+  const committed = {
+    dir,
+    header,
+    devicesPath: join(dir, devicesFile(header.buildId)),
+    diskPath: join(dir, diskFile(header.buildId)),
+  };
+  for (const path of [committed.devicesPath, committed.diskPath]) {
+    await access(path).catch((cause) => {
+      throw new AgentError('internal', `snapshot in ${dir} is incomplete: ${path} is missing`, { cause });
+    });
+  }
+  return committed;
+}
+
+export async function requireCommitted(dir: string, what: string): Promise<CommittedSnapshot> {
+  const committed = await readCommitted(dir);
+  if (!committed) throw new AgentError('failed_precondition', `${what} has no snapshot`);
+  return committed;
+}

@@ -1,0 +1,123 @@
+// Named, immutable snapshots ("templates") under $AMBER_HOME/templates/<name>/: a snapshot directory
+// (layout.ts) plus template.json. A template is built under a temp name and renamed into place, so it
+// exists whole or not at all.
+//
+// Deleting a template that sandboxes were spawned from is allowed: each spawned sandbox holds hard links
+// to the files it needs, so they live on until the last user is gone (the link count is the reference
+// count), while the name is freed at once.
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ZERO_BUILD_ID } from '@amber/memsnap';
+import { writeFileAtomic } from './atomic-file.js';
+import { AgentError, notFound } from './errors.js';
+import { newSandboxId } from './ids.js';
+import { cloneCommitted } from './snapshot/clone.js';
+import { fsyncDir } from './snapshot/fsync.js';
+import { type CommittedSnapshot, requireCommitted } from './snapshot/layout.js';
+
+export interface TemplateRecord {
+  name: string;
+  vcpus: number;
+  memoryMib: number;
+  imageId: string;
+  sourceSandboxId: string;
+  createdAtMs: number;
+  /** Bytes of memory data the template holds (its generation files). */
+  memoryBytes: number;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const RECORD = 'template.json';
+
+export function validateTemplateName(name: string): string {
+  if (!NAME.test(name)) {
+    throw new AgentError(
+      'invalid_argument',
+      `template name must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit; got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+export class TemplateStore {
+  constructor(readonly root: string) {}
+
+  dir(name: string): string {
+    return join(this.root, validateTemplateName(name));
+  }
+
+  async create(
+    record: Omit<TemplateRecord, 'memoryBytes'>,
+    from: CommittedSnapshot,
+  ): Promise<TemplateRecord> {
+    const dest = this.dir(record.name);
+    if (await this.exists(record.name)) {
+      throw new AgentError('already_exists', `template ${record.name} already exists`);
+    }
+    await mkdir(this.root, { recursive: true });
+    const tmp = join(this.root, `.tmp-${record.name}-${newSandboxId()}`);
+    try {
+      await cloneCommitted(from, tmp);
+      const full = { ...record, memoryBytes: memoryBytes(from) };
+      await writeFileAtomic(join(tmp, RECORD), `${JSON.stringify(full, null, 2)}\n`);
+      await rename(tmp, dest).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
+          throw new AgentError('already_exists', `template ${record.name} already exists`);
+        }
+        throw err;
+      });
+      await fsyncDir(this.root);
+      return full;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async get(name: string): Promise<TemplateRecord> {
+    const text = await readFile(join(this.dir(name), RECORD), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw notFound('template', name);
+      throw err;
+    });
+    return JSON.parse(text) as TemplateRecord;
+  }
+
+  snapshot(name: string): Promise<CommittedSnapshot> {
+    return requireCommitted(this.dir(name), `template ${name}`);
+  }
+
+  async list(): Promise<TemplateRecord[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    const records: TemplateRecord[] = [];
+    for (const name of names.filter((n) => NAME.test(n)).sort()) {
+      records.push(await this.get(name));
+    }
+    return records;
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.get(name);
+    // Renamed away first, so a crash mid-delete never leaves a half template under its name.
+    const trash = join(this.root, `.tmp-deleted-${name}-${newSandboxId()}`);
+    await rename(this.dir(name), trash);
+    await fsyncDir(this.root);
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /** Leftovers of creates and deletes a crash interrupted. */
+  async cleanUp(): Promise<void> {
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (name.startsWith('.tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
+    }
+  }
+
+  private exists(name: string): Promise<boolean> {
+    return readFile(join(this.dir(name), RECORD)).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
+function memoryBytes(snapshot: CommittedSnapshot): number {
+  return snapshot.header.mappings.reduce((sum, m) => (m.buildId === ZERO_BUILD_ID ? sum : sum + m.length), 0);
+}
