@@ -1,35 +1,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { connectHostAgent, type HostAgentClient, loadConfig } from '@amber/host-agent';
-import { type Sandbox, SandboxState } from '@amber/proto/hostagent';
 import type { Command } from 'commander';
-
-function withClient<A extends unknown[]>(fn: (client: HostAgentClient, ...args: A) => Promise<void>) {
-  return async (...args: A) => {
-    const address = process.env.AMBER_AGENT ?? loadConfig().listen;
-    const { client, close } = connectHostAgent(address, process.env.AMBER_AGENT_TOKEN);
-    try {
-      await fn(client, ...args);
-    } finally {
-      close();
-    }
-  };
-}
-
-function describe(s: Sandbox | undefined): string {
-  if (!s) return '';
-  const state = SandboxState[s.state].toLowerCase();
-  const expires = new Date(Number(s.expiresAtMs)).toISOString();
-  return `${s.id}  ${state}  ${s.vcpus} vcpu  ${s.memoryMib} MiB  expires ${expires}${s.error ? `  (${s.error})` : ''}`;
-}
-
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new Error(`not an integer: ${value}`);
-  return n;
-}
+import { describe, int, withClient } from './client.js';
+import { registerLifecycleCommands } from './lifecycle.js';
 
 export function registerSandboxCommands(program: Command): void {
   const sandbox = program.command('sandbox').alias('sb').description('create, use and destroy sandboxes');
+  registerLifecycleCommands(program, sandbox);
 
   sandbox
     .command('create')
