@@ -28,11 +28,39 @@ export function assertBuildId(id: string, what: string, file?: string): void {
 }
 
 export function buildIdToBytes(id: string, out: Buffer, at: number): void {
-  const hex = id.replaceAll('-', '');
-  out.write(hex, at, 16, 'hex');
+  out.write(id.replaceAll('-', ''), at, 16, 'hex');
 }
 
 export function buildIdFromBytes(buf: Buffer, at: number): string {
   const h = buf.toString('hex', at, at + 16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A header has thousands of entries but a handful of distinct build ids (one per generation): codecs
+ * convert each distinct id once and reuse the result.
+ */
+export class BuildIdCache {
+  readonly #fromHex = new Map<string, string>();
+  readonly #toBytes = new Map<string, Buffer>();
+
+  read(buf: Buffer, at: number): string {
+    const hex = buf.toString('hex', at, at + 16);
+    let id = this.#fromHex.get(hex);
+    if (id === undefined) {
+      id = buildIdFromBytes(buf, at);
+      this.#fromHex.set(hex, id);
+    }
+    return id;
+  }
+
+  write(id: string, out: Buffer, at: number): void {
+    let bytes = this.#toBytes.get(id);
+    if (bytes === undefined) {
+      bytes = Buffer.alloc(16);
+      buildIdToBytes(id, bytes, 0);
+      this.#toBytes.set(id, bytes);
+    }
+    bytes.copy(out, at);
+  }
 }

@@ -2,7 +2,7 @@
 //   metadata (64 bytes): version u64, blockSize u64, size u64, generation u64, buildId [16], baseBuildId [16]
 //   then one 40-byte entry per mapping: offset u64, length u64, buildId [16], storageOffset u64
 // There is no entry count: the file length gives it (as in e2b's v3 format).
-import { buildIdFromBytes, buildIdToBytes } from './build-id.js';
+import { BuildIdCache, buildIdFromBytes, buildIdToBytes } from './build-id.js';
 import { fmtOffset, MemsnapError } from './errors.js';
 import { ENTRY_SIZE, HEADER_VERSION, type Header, type Mapping, METADATA_SIZE } from './header.js';
 import { validateHeader } from './validate.js';
@@ -52,17 +52,19 @@ export function parseHeader(buf: Uint8Array, opts: ParseOptions = {}): Header {
       { ...at, entry, offset: byte },
     );
   }
+  // u64 as two u32 halves: exact below 2^53 and far cheaper than BigInt for thousands of entries.
   const u64 = (pos: number, what: string, entry?: number): number => {
-    const v = b.readBigUInt64LE(pos);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    const hi = b.readUInt32LE(pos + 4);
+    if (hi > 0x1fffff) {
       throw new MemsnapError(
         'number_too_large',
-        `${where}: ${what} ${v} at byte ${fmtOffset(pos)} is beyond 2^53 - 1`,
+        `${where}: ${what} ${b.readBigUInt64LE(pos)} at byte ${fmtOffset(pos)} is beyond 2^53 - 1`,
         { ...at, offset: pos, ...(entry === undefined ? {} : { entry }) },
       );
     }
-    return Number(v);
+    return hi * 0x1_0000_0000 + b.readUInt32LE(pos);
   };
+  const ids = new BuildIdCache();
   const count = (b.length - METADATA_SIZE) / ENTRY_SIZE;
   const mappings: Mapping[] = new Array(count);
   for (let i = 0; i < count; i++) {
@@ -70,7 +72,7 @@ export function parseHeader(buf: Uint8Array, opts: ParseOptions = {}): Header {
     mappings[i] = {
       offset: u64(p, `mapping ${i} offset`, i),
       length: u64(p + 8, `mapping ${i} length`, i),
-      buildId: buildIdFromBytes(b, p + 16),
+      buildId: ids.read(b, p + 16),
       storageOffset: u64(p + 32, `mapping ${i} storage offset`, i),
     };
   }
@@ -95,23 +97,31 @@ export function serializeHeader(h: Header): Buffer {
 
 /**
  * Serializes without validating: for tests and tools that must produce broken headers on purpose.
- * Numbers must still be non-negative integers (BigInt conversion throws otherwise).
+ * Numbers must still be non-negative safe integers.
  */
 export function encodeHeader(h: Header): Buffer {
   const b = Buffer.alloc(METADATA_SIZE + h.mappings.length * ENTRY_SIZE);
-  b.writeBigUInt64LE(BigInt(h.version), 0);
-  b.writeBigUInt64LE(BigInt(h.blockSize), 8);
-  b.writeBigUInt64LE(BigInt(h.size), 16);
-  b.writeBigUInt64LE(BigInt(h.generation), 24);
+  writeU64(b, h.version, 0);
+  writeU64(b, h.blockSize, 8);
+  writeU64(b, h.size, 16);
+  writeU64(b, h.generation, 24);
   buildIdToBytes(h.buildId, b, 32);
   buildIdToBytes(h.baseBuildId, b, 48);
+  const ids = new BuildIdCache();
   let p = METADATA_SIZE;
   for (const m of h.mappings) {
-    b.writeBigUInt64LE(BigInt(m.offset), p);
-    b.writeBigUInt64LE(BigInt(m.length), p + 8);
-    buildIdToBytes(m.buildId, b, p + 16);
-    b.writeBigUInt64LE(BigInt(m.storageOffset), p + 32);
+    writeU64(b, m.offset, p);
+    writeU64(b, m.length, p + 8);
+    ids.write(m.buildId, b, p + 16);
+    writeU64(b, m.storageOffset, p + 32);
     p += ENTRY_SIZE;
   }
   return b;
+}
+
+/** Little-endian u64 from a non-negative safe integer (checked: BigInt would have thrown too). */
+function writeU64(b: Buffer, n: number, at: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${n} is not a u64 this codec can write`);
+  b.writeUInt32LE(n % 0x1_0000_0000, at);
+  b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), at + 4);
 }

@@ -35,15 +35,17 @@ export class HeaderIndex {
   /** Index of the mapping containing `offset` (the last one starting at or before it). */
   indexOf(offset: number): number {
     checkOffset(this.size, offset);
+    // Branch-free halving (the select compiles to a conditional move): random lookups would otherwise
+    // pay a mispredicted branch at every step.
     const starts = this.#starts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((starts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
+    let base = 0;
+    let n = starts.length;
+    while (n > 1) {
+      const half = n >>> 1;
+      base = (starts[base + half] as number) <= offset ? base + half : base;
+      n -= half;
     }
-    return lo;
+    return base;
   }
 
   lookup(offset: number): Location {

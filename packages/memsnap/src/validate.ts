@@ -72,13 +72,18 @@ export function validateMappings(
   };
   // Pass 1, entry by entry: fields, alignment, order. Order is checked over the whole list before
   // gaps and overlaps, so a shuffled header is reported as unsorted rather than as its first gap.
+  // (Hot for big headers: messages are only built on failure, and each build id is checked once.)
+  const checkedIds = new Set<string>();
   for (let i = 0; i < mappings.length; i++) {
     const m = mappings[i] as Mapping;
     for (const key of ['offset', 'length', 'storageOffset'] as const) {
       if (!Number.isSafeInteger(m[key]) || m[key] < 0)
         fail(i, 'number_too_large', `${key} ${m[key]} is not exact`);
     }
-    assertBuildId(m.buildId, `mapping ${i} at offset ${fmtOffset(m.offset)}: build id`, file);
+    if (!checkedIds.has(m.buildId)) {
+      assertBuildId(m.buildId, `mapping ${i} at offset ${fmtOffset(m.offset)}: build id`, file);
+      checkedIds.add(m.buildId);
+    }
     if (m.offset % blockSize !== 0) fail(i, 'unaligned_mapping', `offset is not a multiple of ${blockSize}`);
     if (m.length % blockSize !== 0) {
       fail(i, 'unaligned_mapping', `length ${m.length} is not a multiple of ${blockSize}`);
