@@ -1,4 +1,4 @@
-// acceptWithFds: poll + accept + SO_PEERCRED + recvmsg on a libuv worker thread, so waiting for a
+// acceptWithFds: poll + accept + SO_PEERCRED + recvmsg on a thread of its own, so waiting for a
 // handoff never blocks the event loop and the SCM_RIGHTS fds are not lost to libuv's plain read().
 #include <poll.h>
 #include <sys/socket.h>
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "args.h"
 #include "errors.h"
@@ -38,83 +39,78 @@ int WaitReadable(int fd, int cancelFd, int64_t deadline) {
   }
 }
 
-class AcceptWorker : public Napi::AsyncWorker {
- public:
-  AcceptWorker(Napi::Env env, int listenFd, int64_t timeoutMs, int cancelFd, size_t maxBytes, size_t maxFds)
-      : Napi::AsyncWorker(env, "amber.acceptWithFds"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        listenFd_(listenFd),
-        timeoutMs_(timeoutMs),
-        cancelFd_(cancelFd),
-        maxBytes_(maxBytes),
-        maxFds_(maxFds) {}
+// One handoff wait. It runs on a thread of its own, not libuv's pool: a pager may wait many seconds for
+// QEMU, and a few waiting at once (a fork of 4) would otherwise take every pool thread and stall the fs
+// calls that start the very QEMUs they wait for.
+struct AcceptJob {
+  AcceptJob(Napi::Env env, int listenFd, int64_t timeoutMs, int cancelFd, size_t maxBytes, size_t maxFds)
+      : deferred(Napi::Promise::Deferred::New(env)),
+        listenFd(listenFd),
+        timeoutMs(timeoutMs),
+        cancelFd(cancelFd),
+        maxBytes(maxBytes),
+        maxFds(maxFds) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    int64_t deadline = NowMs() + timeoutMs_;
+  void Run() {
+    int64_t deadline = NowMs() + timeoutMs;
     for (;;) {
-      err_ = WaitReadable(listenFd_, cancelFd_, deadline);
-      if (err_ != 0) {
-        what_ = "accept";
+      err = WaitReadable(listenFd, cancelFd, deadline);
+      if (err != 0) {
+        what = "accept";
         return;
       }
-      int fd = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int fd = accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {
-        conn_.reset(fd);
+        conn.reset(fd);
         break;
       }
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-        err_ = errno;
-        what_ = "accept4";
+        err = errno;
+        what = "accept4";
         return;
       }
     }
-    if (!PeerCredOf(conn_.get(), &cred_)) {
-      err_ = errno;
-      what_ = "getsockopt(SO_PEERCRED)";
+    if (!PeerCredOf(conn.get(), &cred)) {
+      err = errno;
+      what = "getsockopt(SO_PEERCRED)";
       return;
     }
-    err_ = WaitReadable(conn_.get(), cancelFd_, deadline);
-    if (err_ != 0) {
-      what_ = "recvmsg (waiting for the handoff message)";
+    err = WaitReadable(conn.get(), cancelFd, deadline);
+    if (err != 0) {
+      what = "recvmsg (waiting for the handoff message)";
       return;
     }
-    if (RecvWithFds(conn_.get(), maxBytes_, maxFds_, MSG_DONTWAIT, &received_) < 0) {
-      err_ = errno;
-      what_ = "recvmsg";
+    if (RecvWithFds(conn.get(), maxBytes, maxFds, MSG_DONTWAIT, &received) < 0) {
+      err = errno;
+      what = "recvmsg";
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      for (int fd : received_.fds) close(fd);
-      ThrowErrno(env, what_, err_);
-      deferred_.Reject(env.GetAndClearPendingException().Value());
+  void Settle(Napi::Env env) {
+    Napi::HandleScope scope(env);
+    if (err != 0) {
+      for (int fd : received.fds) close(fd);
+      ThrowErrno(env, what, err);
+      deferred.Reject(env.GetAndClearPendingException().Value());
       return;
     }
-    Napi::Object out = ReceivedToJs(env, received_);
-    out.Set("fd", Napi::Number::New(env, conn_.release()));
-    CredToJs(env, cred_, out);
-    deferred_.Resolve(out);
+    Napi::Object out = ReceivedToJs(env, received);
+    out.Set("fd", Napi::Number::New(env, conn.release()));
+    CredToJs(env, cred, out);
+    deferred.Resolve(out);
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int listenFd_;
-  int64_t timeoutMs_;
-  int cancelFd_;
-  size_t maxBytes_;
-  size_t maxFds_;
-  int err_ = 0;
-  std::string what_;
-  UniqueFd conn_;
-  struct ucred cred_ = {};
-  Received received_;
+  Napi::Promise::Deferred deferred;
+  int listenFd;
+  int64_t timeoutMs;
+  int cancelFd;
+  size_t maxBytes;
+  size_t maxFds;
+  int err = 0;
+  std::string what;
+  UniqueFd conn;
+  struct ucred cred = {};
+  Received received;
 };
 
 // acceptWithFds(listenFd, timeoutMs, cancelFd = -1, maxBytes = 65536, maxFds = 16)
@@ -133,10 +129,20 @@ Napi::Value AcceptWithFds(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "maxBytes/maxFds out of range").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* worker = new AcceptWorker(env, listenFd, timeoutMs, static_cast<int>(cancelFd),
-                                  static_cast<size_t>(maxBytes), static_cast<size_t>(maxFds));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  auto* job = new AcceptJob(env, listenFd, timeoutMs, static_cast<int>(cancelFd), static_cast<size_t>(maxBytes),
+                            static_cast<size_t>(maxFds));
+  Napi::Promise promise = job->deferred.Promise();
+  auto done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "amber.acceptWithFds", 0, 1);
+  std::thread([job, done]() mutable {
+    job->Run();
+    napi_status status = done.BlockingCall(job, [](Napi::Env env, Napi::Function, AcceptJob* settled) {
+      settled->Settle(env);
+      delete settled;
+    });
+    if (status != napi_ok) delete job;  // the environment is going away; nobody waits for the promise
+    done.Release();
+  }).detach();
   return promise;
 }
 
