@@ -32,7 +32,9 @@ export async function fullRestore(
   await runtime.vm.kill();
 
   const memoryFile = `${paths.memory}.baseline`;
-  const spec = { ...runtime.vm.spec, runDir: join(paths.dir, 'baseline-run'), memoryFile, incoming: true };
+  // Plain QEMU: no shim, no pager, the whole RAM comes from the state file.
+  const { uffd: _lazy, ...plain } = runtime.vm.spec;
+  const spec = { ...plain, runDir: join(paths.dir, 'baseline-run'), memoryFile, incoming: true };
   const started = performance.now();
   const vm = await Vm.launch(spec, { log });
   try {
