@@ -1,7 +1,9 @@
 // Pause, resume, templates and forks of real sandboxes (QEMU on TCG, the real pager and memsnap).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { SnapshotDir } from '@amber/memsnap';
 import { SandboxState } from '@amber/proto/hostagent';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { keeperCounter, startKeeper, verifyKeeper, zeroKeeperPages } from './test-support/keeper.js';
@@ -112,6 +114,44 @@ describe('pause and resume', () => {
       listed.processes.some((p) => p.pid === sleeperPid),
       `sleep ${sleeperPid} is listed after the resume`,
     );
+    await t.client.destroySandbox({ sandboxId: id });
+  });
+});
+
+describe('a pause that fails', () => {
+  test('leaves the sandbox running and its last snapshot whole; the next pause loses no page', async () => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+    assert.ok(sandbox);
+    const id = sandbox.id;
+    await startKeeper(t.client, id, 8);
+    await writeText(t.client, id, '/root/a', 'a\n');
+    await pause(id);
+    await resume(id);
+    await writeText(t.client, id, '/root/b', 'b\n');
+    const paths = t.agent.manager.paths(id);
+    const committed = readFileSync(join(paths.snapshot, 'memfile.header'));
+    // The capture cannot read guest RAM: it fails after device state and disk layer were written.
+    renameSync(paths.memory, `${paths.memory}.away`);
+    await assert.rejects(
+      t.client.pauseSandbox({ sandboxId: id }),
+      (err: unknown) => err instanceof ConnectError && /keeps running/.test(err.rawMessage),
+    );
+    renameSync(`${paths.memory}.away`, paths.memory);
+    assert.equal(t.agent.manager.get(id).state, 'running');
+    assert.deepEqual(
+      readFileSync(join(paths.snapshot, 'memfile.header')),
+      committed,
+      'the snapshot is untouched',
+    );
+    assert.deepEqual(await (await SnapshotDir.open(paths.snapshot)).garbage(), [], 'nothing partial is left');
+    assert.equal(readdirSync(paths.snapshot).filter((n) => n.startsWith('devices.')).length, 1);
+    assert.equal((await verifyKeeper(t.client, id)).result, 'ok', 'the VM runs on');
+
+    await pause(id);
+    await resume(id);
+    assert.equal((await verifyKeeper(t.client, id)).result, 'ok');
+    assert.equal(await readText(t.client, id, '/root/a'), 'a\n');
+    assert.equal(await readText(t.client, id, '/root/b'), 'b\n');
     await t.client.destroySandbox({ sandboxId: id });
   });
 });

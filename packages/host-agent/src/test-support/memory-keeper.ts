@@ -3,7 +3,7 @@
 // and writes "<counter> ok|bad <first bad page>" to /tmp/verify; on SIGUSR2 it zeroes the first 256 pages
 // and from then on expects zeros there. Everything it checks lives in its own memory, so a snapshot that
 // returned a wrong page — or the parent's content for a zeroed one — shows up as "bad".
-export const MEMORY_KEEPER_JS = String.raw`
+export const MEMORY_KEEPER_JS = `
 const fs = require('node:fs');
 const MIB = Number(process.argv[2] || 64);
 const PAGE = 4096;
