@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setClock } from './clock.js';
+import type { ClockGate } from './clock-gate.js';
 import type { GuestShell } from './guest-shell.js';
 import { HttpError } from './http-error.js';
 
@@ -9,6 +10,7 @@ export interface InitOptions {
   /** Environment added to every process started afterwards. */
   env: Record<string, string>;
   shell: GuestShell;
+  clock: ClockGate;
 }
 
 async function readJson(req: IncomingMessage, limit = 1 << 20): Promise<unknown> {
@@ -46,7 +48,9 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
       options.env[key] = value;
     }
   }
-  if (timestamp !== undefined && options.allowSetClock) await setClock(options.shell, timestamp, receivedAt);
+  if (timestamp !== undefined && options.allowSetClock) {
+    options.clock.set(setClock(options.shell, timestamp, receivedAt));
+  }
   res.writeHead(204);
   res.end();
 }

@@ -11,6 +11,7 @@ import {
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { Channel } from './channel.js';
+import type { ClockGate } from './clock-gate.js';
 import type { ManagedProcess, ProcessOutput, ProcessTable } from './process-table.js';
 
 const KEEPALIVE_MS = 30_000;
@@ -68,9 +69,10 @@ async function* follow(
   }
 }
 
-export function processService(table: ProcessTable): Partial<ServiceImpl<typeof Process>> {
+export function processService(table: ProcessTable, clock: ClockGate): Partial<ServiceImpl<typeof Process>> {
   return {
     async *start(req, ctx): AsyncGenerator<StartResponse> {
+      await clock.settled();
       const config = req.process ?? create(ProcessConfigSchema);
       const proc = table.start({
         config,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { ClockGate } from './clock-gate.js';
 import { downloadFile, uploadFile } from './files-http.js';
 import { GuestShell } from './guest-shell.js';
 import { HttpError, sendError } from './http-error.js';
@@ -24,6 +25,7 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   const table = new ProcessTable(() => lookupUser(defaultUser, options.passwdPath)?.home ?? '/', env);
   const files = { defaultUser, ...(options.passwdPath && { passwdPath: options.passwdPath }) };
   const shell = new GuestShell();
+  const clock = new ClockGate();
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
@@ -34,9 +36,10 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
       } else if (url.pathname === '/files' && (req.method === 'GET' || req.method === 'HEAD')) {
         await downloadFile(req, res, url, files);
       } else if (url.pathname === '/files' && req.method === 'POST') {
+        await clock.settled();
         await uploadFile(req, res, url, files);
       } else if (url.pathname === '/init' && req.method === 'POST') {
-        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, shell });
+        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, shell, clock });
       } else if (url.pathname === '/sync' && req.method === 'POST') {
         // Amber's own route: flush the guest's filesystems before a snapshot.
         await shell.run('sync');
@@ -51,7 +54,7 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   };
 
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(Process, processService(table)),
+    routes: (router) => router.service(Process, processService(table, clock)),
     fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
   });
   const server = createServer(handler);

@@ -13,6 +13,7 @@ import {
   kernelNetArgs,
   type NetworkSlot,
 } from './network/network-slot.js';
+import { PhaseTimer } from './phase-timer.js';
 import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
 import { createOverlay } from './snapshot/disk-chain.js';
 import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot/layout.js';
@@ -105,29 +106,38 @@ export async function restoreSandbox(
   req: RestoreRequest,
   log: Logger,
 ): Promise<SandboxRuntime> {
-  await rm(req.paths.memory, { force: true });
-  await removeLiveDisks(req.paths.snapshot);
+  const phases = new PhaseTimer();
+  await Promise.all([rm(req.paths.memory, { force: true }), removeLiveDisks(req.paths.snapshot)]);
   const disk = newLiveDisk(req.paths.snapshot);
-  await createOverlay(disk, req.snapshot.diskPath, 'qcow2');
-  const slot = await createNetworkSlot(req.id);
+  // Independent setup, side by side: overlay, network namespace, pager (opens the snapshot's files).
+  const [overlay, slotResult, pagerResult] = await Promise.allSettled([
+    createOverlay(disk, req.snapshot.diskPath, 'qcow2'),
+    createNetworkSlot(req.id),
+    mkdir(req.paths.run, { recursive: true }).then(() =>
+      Pager.listen({
+        socketPath: req.paths.pagerSocket,
+        snapshotDir: req.snapshot.dir,
+        logger: log.child({ component: 'pager' }),
+        trackDirty: true,
+        prefetch: req.prefetch,
+        recordWorkingSet: true,
+      }),
+    ),
+  ]);
+  phases.mark('setup');
   let vm: Vm | undefined;
-  let pager: Pager | undefined;
+  const pager = pagerResult.status === 'fulfilled' ? pagerResult.value : undefined;
+  const slot = slotResult.status === 'fulfilled' ? slotResult.value : undefined;
   try {
-    await mkdir(req.paths.run, { recursive: true });
-    pager = await Pager.listen({
-      socketPath: req.paths.pagerSocket,
-      snapshotDir: req.snapshot.dir,
-      logger: log.child({ component: 'pager' }),
-      trackDirty: true,
-      prefetch: req.prefetch,
-      recordWorkingSet: true,
-    });
+    for (const step of [overlay, slotResult, pagerResult]) if (step.status === 'rejected') throw step.reason;
+    if (!pager || !slot) throw new AgentError('internal', 'restore setup incomplete');
     const spec: VmSpec = {
       ...vmSpec(config, req, slot, disk),
       incoming: true,
       uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
     };
     vm = await Vm.launch(spec, { log });
+    phases.mark('launch');
     const launched = vm;
     await Promise.race([
       pager.attached,
@@ -138,15 +148,20 @@ export async function restoreSandbox(
         );
       }),
     ]);
+    phases.mark('handoff');
     await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
+    phases.mark('devices');
     await vm.resume();
-    const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
-    await envd.init({ timestamp: Date.now() });
+    const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
+    const running = vm;
+    await envd.initWhenReady(BOOT_TIMEOUT_MS, () => running.running);
+    phases.mark('ready');
+    log.info({ phases: phases.done(), faults: pager.stats().faults }, 'restore phases');
     return { vm, slot, envd, pager, disk, expectedExit: false };
   } catch (err) {
     await vm?.kill();
     await pager?.close();
-    await destroyNetworkSlot(slot.netns);
+    if (slot) await destroyNetworkSlot(slot.netns);
     await rm(req.paths.memory, { force: true });
     await rm(disk, { force: true });
     throw err;

@@ -89,12 +89,35 @@ export class EnvdClient {
     throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`);
   }
 
+  /**
+   * After a restore: /init doubles as the health check (the network is already up, so a failed connect
+   * fails fast), saving a round trip through a guest whose translated code is still cold.
+   */
+  async initWhenReady(timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!alive()) throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
+      try {
+        return await this.init({ timestamp: Date.now() }, Math.min(5000, deadline - Date.now()));
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`, {
+            cause: err,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
   /** Sends the host's time (and env) after boot or restore; envd sets the guest clock from it. */
-  async init(body: { timestamp?: number; envVars?: Record<string, string> }): Promise<void> {
-    const res = await this.send(
-      this.http('POST', '/init', { 'content-type': 'application/json' }),
-      JSON.stringify(body),
-    );
+  async init(
+    body: { timestamp?: number; envVars?: Record<string, string> },
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    const req = this.http('POST', '/init', { 'content-type': 'application/json' });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    const res = await this.send(req, JSON.stringify(body));
     const text = await readBody(res);
     if (res.statusCode !== 204)
       throw new AgentError('internal', `envd /init answered ${res.statusCode}: ${text}`);
