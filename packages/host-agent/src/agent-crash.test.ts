@@ -2,6 +2,7 @@
 // paused at its last good snapshot and resumes with its memory, processes and disk intact.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,15 @@ async function spawnAgent(home: string, env: Record<string, string>): Promise<Ag
   await ready;
   const { client, close } = connectHostAgent(`unix:${join(home, 'agent.sock')}`);
   return { child, client, logs, close, exited };
+}
+
+/** Alive and not a zombie waiting to be reaped by whoever inherited it. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 async function waitForLog(agent: AgentProcess, text: string, timeoutMs = 120_000): Promise<void> {
@@ -92,25 +102,34 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
   await agent.client.resumeSandbox({ sandboxId: id });
   await writeText(agent.client, id, '/root/lost', 'lost\n');
 
+  /** Arms a crash point, pauses (the agent dies there), and starts a new agent on the same home. */
+  const pauseAndCrashAt = async (step: string) => {
+    await writeFile(crashFile, step);
+    await assert.rejects(agent.client.pauseSandbox({ sandboxId: id }));
+    await agent.exited;
+    agent.close();
+    await rm(crashFile);
+    agent = await spawnAgent(home, env);
+  };
+
   // Mid-pause: the device state and the frozen disk are written, the memory generation is not.
-  await writeFile(crashFile, 'capture:devices-saved');
-  await assert.rejects(agent.client.pauseSandbox({ sandboxId: id }));
-  await agent.exited;
-  agent.close();
-  await rm(crashFile);
-  agent = await spawnAgent(home, env);
+  // A cold-booted sandbox that was never paused: its QEMU outlives the agent, and must not outlive the restart.
+  const { sandbox: bystander } = await agent.client.createSandbox({ spec: { memoryMib: 256 } });
+  assert.ok(bystander);
+  const bystanderPid = Number(readFileSync(join(home, 'sandboxes', bystander.id, 'run', 'qemu.pid'), 'utf8'));
+
+  await pauseAndCrashAt('capture:devices-saved');
+  assert.equal(isRunning(bystanderPid), false, 'no orphan QEMU after the restart');
+  assert.equal(existsSync(`/run/netns/amber-${bystander.id}`), false, 'no orphan network namespace');
+  const listed = (await agent.client.listSandboxes({})).sandboxes.map((s) => s.id);
+  assert.deepEqual(listed, [id], 'the sandbox without a snapshot is gone, the paused one is found again');
   let counter = await assertIntact(agent.client, id, ['a', 'b'], atGood);
   const lost = await execText(agent.client, id, 'ls', ['/root/lost']);
   assert.notEqual(lost.exitCode, 0, 'the disk is the snapshot disk, not what was written after it');
 
   // Mid-merge (the chain reaches the cap of 3): once at a fixed step, once at a random instant.
   await writeText(agent.client, id, '/root/c', 'c\n');
-  await writeFile(crashFile, 'merge:disk-collapsed');
-  await assert.rejects(agent.client.pauseSandbox({ sandboxId: id }));
-  await agent.exited;
-  agent.close();
-  await rm(crashFile);
-  agent = await spawnAgent(home, env);
+  await pauseAndCrashAt('merge:disk-collapsed');
   counter = await assertIntact(agent.client, id, ['a', 'b', 'c'], counter);
 
   await writeText(agent.client, id, '/root/d', 'd\n');

@@ -1,5 +1,6 @@
 import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from './snapshot/fsync.js';
 
 /** Writes via a temp name, fsync, rename, then fsyncs the directory: readers see the old or the new file whole. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -12,10 +13,5 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await handle.close();
   }
   await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await fsyncDir(dirname(path));
 }
