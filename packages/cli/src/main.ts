@@ -19,6 +19,11 @@ export function createProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `amber ... | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = createProgram();
   try {
     await program.parseAsync(argv);

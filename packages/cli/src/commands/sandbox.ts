@@ -61,6 +61,12 @@ export function registerSandboxCommands(program: Command): void {
     .action(
       withClient(
         async (client, id: string, cmd: string, args: string[], opts: { timeout?: number; cwd?: string }) => {
+          // `amber sandbox exec <id> -- cmd ...`: the separator reaches us as <cmd>.
+          if (cmd === '--') {
+            const [first, ...rest] = args;
+            if (!first) throw new Error('no command after --');
+            [cmd, args] = [first, rest];
+          }
           const stream = client.exec({
             sandboxId: id,
             cmd,
