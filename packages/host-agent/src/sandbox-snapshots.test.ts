@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SnapshotDir } from '@amber/memsnap';
-import { SandboxState } from '@amber/proto/hostagent';
+import { PrefetchPolicy, SandboxState } from '@amber/proto/hostagent';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { keeperCounter, startKeeper, verifyKeeper, zeroKeeperPages } from './test-support/keeper.js';
 import { execText, readText, startTestAgent, type TestAgent, writeText } from './test-support/test-agent.js';
@@ -25,13 +25,13 @@ async function pause(id: string) {
   return Number(res.generationBytes);
 }
 
-async function resume(id: string) {
-  const res = await t.client.resumeSandbox({ sandboxId: id });
+async function resume(id: string, prefetch = PrefetchPolicy.UNSPECIFIED) {
+  const res = await t.client.resumeSandbox({ sandboxId: id, prefetch });
   assert.equal(res.sandbox?.state, SandboxState.RUNNING);
 }
 
 describe('pause and resume', () => {
-  test('12 cycles keep a counting process, its 64 MiB and every file; the chain is merged on the way', async () => {
+  test('12 cycles (every prefetch policy) keep a counting process, its 64 MiB and every file; the chain is merged on the way', async () => {
     const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 512 } });
     assert.ok(sandbox);
     const id = sandbox.id;
@@ -43,7 +43,8 @@ describe('pause and resume', () => {
       await pause(id);
       const generations = t.agent.manager.get(id).generations ?? 0;
       if (cycle > 1 && generations === 1) merged = true;
-      await resume(id);
+      // Every prefetch policy serves the same memory; only the timing differs.
+      await resume(id, [PrefetchPolicy.NONE, PrefetchPolicy.ALL, PrefetchPolicy.WORKING_SET][cycle % 3]);
       const { counter, result } = await verifyKeeper(t.client, id);
       assert.equal(result, 'ok', `cycle ${cycle}: the keeper's memory`);
       assert.ok(counter > last, `cycle ${cycle}: counter ${counter} moved on from ${last}`);

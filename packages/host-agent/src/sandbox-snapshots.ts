@@ -68,7 +68,6 @@ export class SandboxSnapshots {
       await removeLiveDisks(paths.snapshot);
       sandbox.state = 'paused';
       sandbox.lazyMemory = false;
-      sandbox.generations = generation + 1;
       await this.manager.persist(sandbox);
       if (generation + 1 >= this.manager.config.generationCap) {
         await mergeGenerations(paths.snapshot, this.manager.image.rootfs, log)
@@ -115,6 +114,7 @@ export class SandboxSnapshots {
     }
     runtime.carriedDirty = [];
     runtime.disk = captured.disk;
+    sandbox.generations = captured.header.generation + 1;
     if (keepRunning) await runtime.vm.resume();
     return { generationBytes: captured.generationBytes, generation: captured.header.generation };
   }
