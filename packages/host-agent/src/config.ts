@@ -1,6 +1,6 @@
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { type Accel, detectAccel } from '@amber/vmm';
+import { type Accel, DEFAULT_TCG_CACHE_MIB, detectAccel } from '@amber/vmm';
 
 export interface AgentConfig {
   /** $AMBER_HOME: sandboxes/, snapshots/, the agent socket. */
@@ -21,6 +21,8 @@ export interface AgentConfig {
   minMemoryMib: number;
   /** A pause that makes the chain this long merges it into one generation. */
   generationCap: number;
+  /** QEMU's TCG translation cache per VM (host memory on top of guest memory). */
+  tcgCacheMib: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -58,6 +60,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     maxTtlSeconds: 24 * 3600,
     minMemoryMib: 128,
     generationCap: numberFromEnv('AMBER_GENERATION_CAP', 10),
+    tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
     ...overrides,
   };
 }

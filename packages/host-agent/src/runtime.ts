@@ -47,6 +47,7 @@ export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot,
     memoryFile: req.paths.memory,
     network: { netns: slot.netns, tap: slot.tap, mac: slot.mac },
     accel: config.accel,
+    tcgCacheMib: config.tcgCacheMib,
   };
 }
 

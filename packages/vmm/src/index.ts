@@ -1,4 +1,4 @@
-export { type Accel, accelArgs, detectAccel } from './accel.js';
+export { type Accel, accelArgs, DEFAULT_TCG_CACHE_MIB, detectAccel } from './accel.js';
 export { VmmError, type VmmErrorCode } from './errors.js';
 export { fileTail } from './file-tail.js';
 export { QmpClient, type QmpCommands, type QmpEvent } from './qmp-client.js';

@@ -15,6 +15,8 @@ export interface VmSpec {
   memoryFile: string;
   network?: { netns: string; tap: string; mac: string };
   accel: Accel;
+  /** TCG's translation cache (tb-size); ignored under KVM. */
+  tcgCacheMib?: number;
   /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
   incoming?: boolean;
   /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socketPath`. */
@@ -56,7 +58,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     `amber,debug-threads=on`,
     '-M',
     'pc,memory-backend=mem',
-    ...accelArgs(spec.accel, spec.vcpus),
+    ...accelArgs(spec.accel, spec.vcpus, spec.tcgCacheMib),
     '-bios',
     '/usr/share/qemu/qboot.rom',
     '-object',
