@@ -17,6 +17,20 @@ export async function isSandboxQemu(pid: number | undefined, runDir: string): Pr
 }
 
 /**
+ * SIGKILL, then wait until the process is gone (or a zombie for its new parent to reap): freeing a big
+ * guest's memory takes a moment, and its resources must not be reused while it still holds them.
+ */
+async function killAndWait(pid: number, timeoutMs = 10_000): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (!stat || /^\d+ \(.*\) [ZX]/.test(stat)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
  * After an agent restart (crash or not): no VM of the previous agent is trusted — a lazily restored one lost
  * its pager with it, and any could be mid-pause. Each QEMU is killed and its resources freed; a sandbox with
  * a committed snapshot comes back paused at that snapshot (its last good state), the rest are removed, so
@@ -32,7 +46,7 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
       .then((text) => JSON.parse(text) as SandboxRecord)
       .catch(() => undefined);
     if (record?.qemuPid && (await isSandboxQemu(record.qemuPid, paths.run))) {
-      process.kill(record.qemuPid, 'SIGKILL');
+      await killAndWait(record.qemuPid);
     }
     await destroyNetworkSlot(netnsName(id));
     await rm(paths.memory, { force: true });

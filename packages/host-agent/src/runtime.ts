@@ -157,7 +157,16 @@ export async function restoreSandbox(
     const running = vm;
     await envd.initWhenReady(BOOT_TIMEOUT_MS, () => running.running);
     phases.mark('ready');
-    log.info({ phases: phases.done(), faults: pager.stats().faults }, 'restore phases');
+    const stats = pager.stats();
+    log.info(
+      {
+        phases: phases.done(),
+        faults: stats.faults,
+        faultP50Us: stats.latencyP50Us,
+        faultP99Us: stats.latencyP99Us,
+      },
+      'restore phases',
+    );
     return { vm, slot, envd, pager, disk, expectedExit: false };
   } catch (err) {
     await vm?.kill();
