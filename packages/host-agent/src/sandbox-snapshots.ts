@@ -51,8 +51,6 @@ export class SandboxSnapshots {
       let generation: number;
       try {
         ({ generationBytes, generation } = await this.capture(runtime, sandbox, false));
-        if (runtime.pager)
-          await saveWorkingSet(join(paths.snapshot, WORKING_SET), runtime.pager.workingSet());
       } catch (err) {
         sandbox.state = 'running';
         await this.manager.persist(sandbox);
@@ -64,13 +62,19 @@ export class SandboxSnapshots {
           },
         );
       }
+      if (runtime.pager) {
+        // Only a hint for the next resume's prefetch: losing it costs speed, never data.
+        await saveWorkingSet(join(paths.snapshot, WORKING_SET), runtime.pager.workingSet()).catch((err) =>
+          log.warn({ err }, 'cannot record the working set'),
+        );
+      }
       await this.manager.release(sandbox);
       await removeLiveDisks(paths.snapshot);
       sandbox.state = 'paused';
       sandbox.lazyMemory = false;
       await this.manager.persist(sandbox);
       if (generation + 1 >= this.manager.config.generationCap) {
-        await mergeGenerations(paths.snapshot, this.manager.image.rootfs, log)
+        await mergeGenerations(paths.snapshot, log)
           .then(() => {
             sandbox.generations = 1;
             return this.manager.persist(sandbox);

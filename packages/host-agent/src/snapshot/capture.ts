@@ -106,7 +106,7 @@ async function moveToFreshOverlay(vm: Vm, dir: string, frozenBuildId: string): P
  * MergeDiffs for a paused sandbox: one new generation 0 holding every block, with the disk chain collapsed
  * onto the image alongside it. Never a memory dump from a VM; the old files go only after the commit.
  */
-export async function mergeGenerations(dir: string, rootfs: string, log: Logger): Promise<Header> {
+export async function mergeGenerations(dir: string, log: Logger): Promise<Header> {
   const committed = await readCommitted(dir);
   if (!committed) throw new Error(`nothing to merge in ${dir}`);
   const buildId = randomUUID();
@@ -114,7 +114,7 @@ export async function mergeGenerations(dir: string, rootfs: string, log: Logger)
   log.info({ buildId, fromGeneration: committed.header.generation }, 'merge started');
   try {
     await link(committed.devicesPath, join(dir, devicesFile(buildId)));
-    await collapseChain(committed.diskPath, join(dir, diskFile(buildId)), rootfs);
+    await collapseChain(committed.diskPath, join(dir, diskFile(buildId)));
     crashPoint('merge:disk-collapsed');
     const header = await (await SnapshotDir.open(dir)).merge({ buildId });
     await collectSnapshotGarbage(dir);

@@ -78,12 +78,18 @@ async function virtualSize(qcow2: string): Promise<number> {
 }
 
 /**
- * Folds the chain under `top` into one new layer at `dest` on top of the image's rootfs. Only the clusters
- * the sandbox wrote are copied, so the cost follows what it wrote, not the disk's size.
+ * Folds the chain under `top` into one new layer at `dest`, on the same base image the chain stands on (the
+ * image it booted from, which may not be today's). Only the clusters the sandbox wrote are copied, so the
+ * cost follows what it wrote, not the disk's size.
  */
-export async function collapseChain(top: string, dest: string, rootfs: string): Promise<void> {
+export async function collapseChain(top: string, dest: string): Promise<void> {
+  const layers = await localChain(top);
+  const bottom = layers.at(-1) as string;
+  const base = await backingFileName(bottom);
+  if (!base || !isAbsolute(base))
+    throw new AgentError('internal', `${bottom} does not stand on a base image`);
   const tmp = join(dirname(dest), `.tmp-${basename(dest)}`);
-  await qemuImg(['convert', '-q', '-O', 'qcow2', '-B', rootfs, '-F', 'raw', top, tmp]);
+  await qemuImg(['convert', '-q', '-O', 'qcow2', '-B', base, '-F', 'raw', top, tmp]);
   await fsyncFile(tmp);
   await rename(tmp, dest);
   await fsyncDir(dirname(dest));
