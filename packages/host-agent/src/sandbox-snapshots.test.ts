@@ -157,6 +157,32 @@ describe('a pause that fails', () => {
   });
 });
 
+describe('a VM that dies', () => {
+  test('after a resume: the sandbox is in error, keeps its snapshot and resumes from it', async () => {
+    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+    assert.ok(sandbox);
+    const id = sandbox.id;
+    await writeText(t.client, id, '/root/kept', 'kept\n');
+    await pause(id);
+    await resume(id);
+    await writeText(t.client, id, '/root/gone', 'gone\n');
+    const pid = t.agent.manager.get(id).qemuPid as number;
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && t.agent.manager.get(id).state !== 'error'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { sandbox: failed } = await t.client.getSandbox({ sandboxId: id });
+    assert.equal(failed?.state, SandboxState.ERROR);
+    assert.match(failed?.error ?? '', /exited unexpectedly/);
+    await resume(id);
+    assert.equal(await readText(t.client, id, '/root/kept'), 'kept\n');
+    const gone = await execText(t.client, id, 'ls', ['/root/gone']);
+    assert.notEqual(gone.exitCode, 0, 'back at the snapshot, disk included');
+    assert.equal((await t.client.getSandbox({ sandboxId: id })).sandbox?.error, '');
+    await t.client.destroySandbox({ sandboxId: id });
+  });
+});
+
 describe('templates and forks', () => {
   test('a template of a running sandbox with a server spawns independent sandboxes; the source runs on', async () => {
     const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 384 } });

@@ -129,7 +129,8 @@ export class SandboxSnapshots {
   ): Promise<SandboxRecord> {
     const sandbox = this.manager.get(id);
     return this.manager.locks.run(sandbox.id, async () => {
-      if (sandbox.state !== 'paused') {
+      // A sandbox whose VM died ('error') can go back to its last snapshot, if it has one.
+      if (sandbox.state !== 'paused' && sandbox.state !== 'error') {
         throw new AgentError('failed_precondition', `sandbox ${sandbox.id} is ${sandbox.state}, not paused`);
       }
       const paths = this.manager.paths(sandbox.id);
@@ -167,6 +168,7 @@ export class SandboxSnapshots {
       this.manager.attach(sandbox, runtime);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
+      sandbox.error = '';
       await this.manager.persist(sandbox);
       this.log.info({ sandbox: sandbox.id, ms: Math.round(performance.now() - started) }, 'sandbox resumed');
     } catch (err) {
