@@ -69,7 +69,10 @@ export async function bootSandbox(
   try {
     vm = await Vm.launch(vmSpec(config, req, slot, disk), { log });
     const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
-    // A cold-booted guest read the host's clock through its RTC; only restores need /init's timestamp.
+    // No timestamp: a cold-booted guest read the host's clock from its RTC. The calls compile envd's /init
+    // and /sync paths (and start its kept shell) before any snapshot, so no restore has to do it again.
+    await envd.init({});
+    await envd.sync();
     return { vm, slot, envd, disk, expectedExit: false };
   } catch (err) {
     await vm?.kill();

@@ -6,7 +6,7 @@ import { rootfsFiles } from './guest/rootfs-files.js';
 import { run } from './run.js';
 
 /** Bump when the build steps change in a way the other inputs don't capture. */
-export const RECIPE_VERSION = 1;
+export const RECIPE_VERSION = 2;
 
 /** Everything that determines the image's bytes; its hash names the cache entry. */
 export interface ImageInputs {
