@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setClock } from './clock.js';
+import type { ClockSetter } from './clock.js';
 import type { ClockGate } from './clock-gate.js';
-import type { GuestShell } from './guest-shell.js';
 import { HttpError } from './http-error.js';
 
 export interface InitOptions {
@@ -9,7 +8,7 @@ export interface InitOptions {
   allowSetClock: boolean;
   /** Environment added to every process started afterwards. */
   env: Record<string, string>;
-  shell: GuestShell;
+  setter: ClockSetter;
   clock: ClockGate;
 }
 
@@ -51,7 +50,7 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
   if (timestamp !== undefined && options.allowSetClock) {
     // After the answer is out: on one emulated vCPU the fork for `date` would otherwise delay it.
     const answered = new Promise<void>((resolve) => res.once('finish', resolve));
-    options.clock.set(answered.then(() => setClock(options.shell, timestamp, receivedAt)));
+    options.clock.set(answered.then(() => options.setter.set(timestamp, receivedAt)));
   }
   res.writeHead(204);
   res.end();

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { ClockSetter } from './clock.js';
 import { ClockGate } from './clock-gate.js';
 import { downloadFile, uploadFile } from './files-http.js';
 import { GuestShell } from './guest-shell.js';
@@ -26,6 +27,8 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   const files = { defaultUser, ...(options.passwdPath && { passwdPath: options.passwdPath }) };
   const shell = new GuestShell();
   const clock = new ClockGate();
+  const setter = new ClockSetter();
+  if (options.allowSetClock) setter.start();
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://envd');
@@ -39,7 +42,7 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
         await clock.settled();
         await uploadFile(req, res, url, files);
       } else if (url.pathname === '/init' && req.method === 'POST') {
-        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, shell, clock });
+        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, setter, clock });
       } else if (url.pathname === '/sync' && req.method === 'POST') {
         // Amber's own route: flush the guest's filesystems before a snapshot.
         await shell.run('sync');
@@ -58,7 +61,10 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
     fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
   });
   const server = createServer(handler);
-  server.on('close', () => shell.close());
+  server.on('close', () => {
+    shell.close();
+    setter.close();
+  });
   // Streams of long-running commands stay open; keepalives travel inside them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
