@@ -6,6 +6,7 @@
 // (os.tmpdir()), both sources hot in the page cache. Medians of ROUNDS.
 // merge() is durable (fsync, rename, directory fsync, old files deleted) and cp is not, so a second line
 // also compares with `cp` followed by an fsync of the copy (coreutils `sync FILE`).
+
 import { execFileSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import {
   SnapshotDir,
   ZERO_BUILD_ID,
 } from '@amber/memsnap';
+import { rng } from '@amber/native/testing';
 import { median, progress, report } from './lib/report.js';
 
 const SIZE = 256 << 20;
@@ -28,17 +30,6 @@ const DIFFS = 9;
 const ROUNDS = 7;
 const LOOKUPS = 2_000_000;
 const MiB = 1 << 20;
-
-/** xorshift32: reproducible scatter without pulling in a library. */
-function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 const rand = rng(12345);
 const pool = Buffer.alloc(4 * MiB);

@@ -78,6 +78,6 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     if (/^amber-[a-z0-9]{20}\.mem$/.test(name)) await rm(join(config.shmDir, name), { force: true });
   }
   await rm(join(config.home, 'staging'), { recursive: true, force: true });
-  await new TemplateStore(join(config.home, 'templates')).cleanUp();
+  await new TemplateStore(config.home).cleanUp();
   return survivors;
 }

@@ -19,6 +19,12 @@ after(async () => {
 
 const MIB = 1 << 20;
 
+async function newSandbox(memoryMib: number): Promise<string> {
+  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib } });
+  assert.ok(sandbox);
+  return sandbox.id;
+}
+
 async function pause(id: string) {
   const res = await t.client.pauseSandbox({ sandboxId: id });
   assert.equal(res.sandbox?.state, SandboxState.PAUSED);
@@ -32,9 +38,7 @@ async function resume(id: string, prefetch = PrefetchPolicy.UNSPECIFIED) {
 
 describe('pause and resume', () => {
   test('12 cycles (every prefetch policy) keep a counting process, its 64 MiB and every file; the chain is merged on the way', async () => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 512 } });
-    assert.ok(sandbox);
-    const id = sandbox.id;
+    const id = await newSandbox(512);
     await startKeeper(t.client, id, 64);
     let last = 0;
     let merged = false;
@@ -58,9 +62,7 @@ describe('pause and resume', () => {
   });
 
   test('a re-pause writes what changed; zeroed pages stay zero; processes and the clock survive', async (ctx) => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 512 } });
-    assert.ok(sandbox);
-    const id = sandbox.id;
+    const id = await newSandbox(512);
     await startKeeper(t.client, id, 16);
     const envd = () => {
       const runtime = t.agent.manager.get(id).runtime;
@@ -121,9 +123,7 @@ describe('pause and resume', () => {
 
 describe('a pause that fails', () => {
   test('leaves the sandbox running and its last snapshot whole; the next pause loses no page', async () => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
-    assert.ok(sandbox);
-    const id = sandbox.id;
+    const id = await newSandbox(256);
     await startKeeper(t.client, id, 8);
     await writeText(t.client, id, '/root/a', 'a\n');
     await pause(id);
@@ -159,9 +159,7 @@ describe('a pause that fails', () => {
 
 describe('a VM that dies', () => {
   test('after a resume: the sandbox is in error, keeps its snapshot and resumes from it', async () => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
-    assert.ok(sandbox);
-    const id = sandbox.id;
+    const id = await newSandbox(256);
     await writeText(t.client, id, '/root/kept', 'kept\n');
     await pause(id);
     await resume(id);
@@ -185,9 +183,7 @@ describe('a VM that dies', () => {
 
 describe('templates and forks', () => {
   test('a template of a running sandbox with a server spawns independent sandboxes; the source runs on', async () => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 384 } });
-    assert.ok(sandbox);
-    const source = sandbox.id;
+    const source = await newSandbox(384);
     await writeText(t.client, source, '/srv/www/index.html', 'hello from the template\n');
     const server = await execText(t.client, source, 'sh', [
       '-c',
@@ -257,9 +253,7 @@ describe('templates and forks', () => {
   });
 
   test('forks of a running and of a paused sandbox', async () => {
-    const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
-    assert.ok(sandbox);
-    const id = sandbox.id;
+    const id = await newSandbox(256);
     await writeText(t.client, id, '/root/state.txt', 'before fork\n');
     const running = await t.client.forkSandbox({ sandboxId: id, count: 2 });
     assert.equal(running.sandboxes.length, 2);

@@ -34,7 +34,7 @@ export class SandboxSnapshots {
     private readonly manager: SandboxManager,
     private readonly log: Logger,
   ) {
-    this.templates = new TemplateStore(join(manager.config.home, 'templates'));
+    this.templates = new TemplateStore(manager.config.home);
   }
 
   async pause(id: string): Promise<{ record: SandboxRecord; generationBytes: number }> {

@@ -40,7 +40,12 @@ export function validateTemplateName(name: string): string {
 }
 
 export class TemplateStore {
-  constructor(readonly root: string) {}
+  readonly root: string;
+
+  /** Templates of the agent whose state lives in `home` ($AMBER_HOME). */
+  constructor(home: string) {
+    this.root = join(home, 'templates');
+  }
 
   dir(name: string): string {
     return join(this.root, validateTemplateName(name));

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { shimEnv } from '@amber/native';
-import { PAGE_SIZE, pageHash, UffdHelperProcess, writePattern } from '@amber/native/testing';
+import { PAGE_SIZE, pageHash, rng, UffdHelperProcess, writePattern } from '@amber/native/testing';
 import { Pager } from './pager.js';
-import { buildChain, rng } from './test-support/chain-fixture.js';
+import { buildChain } from './test-support/chain-fixture.js';
 import { pagesOf, testLogger, testPaths } from './test-support/fixture.js';
 
 const SIZE = 64 << 20;

@@ -1,3 +1,4 @@
+export { rng } from './rng.js';
 export {
   type HelperExit,
   PAGE_SIZE,

@@ -1,9 +1,11 @@
 // Builds a multi-generation snapshot chain for tests, together with the memory it must reproduce.
 // Generation 0 holds every non-zero page; each later generation holds a random set of re-written pages
 // (some of them zero, written as data: "unchanged" is never inferred from "zero").
+
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rng } from '@amber/native/testing';
 import { ZERO_BUILD_ID } from '../block-table.js';
 import type { ServedHeader, SnapshotSource } from '../snapshot-source.js';
 
@@ -15,17 +17,6 @@ export interface Chain {
   reference: Buffer;
   /** Pages rewritten by each generation after the first. */
   rewritten: number[][];
-}
-
-/** A small deterministic PRNG (xorshift32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }
 
 export function buildChain(dir: string, size: number, generations: number, seed = 1): Chain {
