@@ -27,7 +27,7 @@ const SIZE = 256 << 20;
 const PAGE = 4096;
 const PAGES = SIZE / PAGE;
 const DIFFS = 9;
-const ROUNDS = 7;
+const ROUNDS = 11;
 const LOOKUPS = 2_000_000;
 const MiB = 1 << 20;
 

@@ -7,6 +7,7 @@
         "csrc/accept-with-fds.cc",
         "csrc/args.cc",
         "csrc/block-table.cc",
+        "csrc/copy-runs.cc",
         "csrc/errors.cc",
         "csrc/fault-server.cc",
         "csrc/fault-server-background.cc",

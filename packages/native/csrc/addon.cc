@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitScmRights(env, exports);
   amber::InitPagemapScan(env, exports);
   amber::InitFileRanges(env, exports);
+  amber::InitCopyRuns(env, exports);
   amber::InitFaultServer(env, exports);
   return exports;
 }

@@ -1,6 +1,7 @@
 // Accelerators for snapshot files: SEEK_DATA/SEEK_HOLE finds the populated parts of a sparse RAM file
-// without reading it (and without mmap, which would fill holes and spoil a lazy restore), and
-// copy_file_range moves blocks between files inside the kernel (reflink or page-cache copy).
+// without reading it (and without mmap, which would fill holes and spoil a lazy restore),
+// copy_file_range moves blocks between files inside the kernel (reflink or page-cache copy), and
+// fallocate + sync_file_range let a durable copy overlap its disk writes with the copying.
 #include "file-ranges.h"
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "args.h"
+#include "errno-worker.h"
 #include "errors.h"
 
 namespace amber {
@@ -51,6 +53,8 @@ Napi::Value SeekDataRanges(const Napi::CallbackInfo& info) {
   return out;
 }
 
+}  // namespace
+
 // Copies until `len` bytes are done or the source ends; returns bytes copied or -errno.
 int64_t CopyAll(int fdIn, uint64_t offIn, int fdOut, uint64_t offOut, uint64_t len) {
   loff_t in = static_cast<loff_t>(offIn), out = static_cast<loff_t>(offOut);
@@ -67,6 +71,8 @@ int64_t CopyAll(int fdIn, uint64_t offIn, int fdOut, uint64_t offOut, uint64_t l
   }
   return static_cast<int64_t>(done);
 }
+
+namespace {
 
 bool CopyArgs(const Napi::CallbackInfo& info, int* in, uint64_t* offIn, int* out, uint64_t* offOut, uint64_t* len) {
   int64_t fdIn = 0, fdOut = 0;
@@ -92,44 +98,33 @@ Napi::Value CopyFileRangeSync(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r));
 }
 
-class CopyWorker : public Napi::AsyncWorker {
- public:
-  CopyWorker(Napi::Env env, int in, uint64_t offIn, int out, uint64_t offOut, uint64_t len)
-      : Napi::AsyncWorker(env, "amber.copyFileRange"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        in_(in), out_(out), offIn_(offIn), offOut_(offOut), len_(len) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { result_ = CopyAll(in_, offIn_, out_, offOut_, len_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (result_ < 0) {
-      ThrowErrno(env, "copy_file_range", static_cast<int>(-result_));
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
-    }
-    deferred_.Resolve(Napi::Number::New(env, static_cast<double>(result_)));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int in_, out_;
-  uint64_t offIn_, offOut_, len_;
-  int64_t result_ = 0;
-};
-
 // copyFileRangeAsync(...) -> Promise<bytes>: the same copy on a worker thread, for large ranges.
 Napi::Value CopyFileRangeAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int in = 0, out = 0;
   uint64_t offIn = 0, offOut = 0, len = 0;
   if (!CopyArgs(info, &in, &offIn, &out, &offOut, &len)) return env.Undefined();
-  auto* worker = new CopyWorker(env, in, offIn, out, offOut, len);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return ErrnoWorker::Queue(env, "copy_file_range", [=] { return CopyAll(in, offIn, out, offOut, len); });
+}
+
+bool RangeArgs(const Napi::CallbackInfo& info, int* fd, uint64_t* off, uint64_t* len) {
+  return ArgFd(info, 0, fd) && ArgU64(info, 1, "offset", off) && ArgU64(info, 2, "length", len);
+}
+
+// allocateAsync(fd, offset, length) -> Promise<0>: fallocate mode 0. Blocks allocated before the data is
+// written spare the writeback from allocating them, which makes a later fsync markedly shorter on ext4.
+Napi::Value AllocateAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = 0;
+  uint64_t off = 0, len = 0;
+  if (!RangeArgs(info, &fd, &off, &len)) return env.Undefined();
+  return ErrnoWorker::Queue(env, "fallocate", [=]() -> int64_t {
+    if (len == 0) return 0;
+    int r;
+    do r = fallocate(fd, 0, static_cast<off_t>(off), static_cast<off_t>(len));
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : 0;
+  });
 }
 
 }  // namespace
@@ -138,6 +133,7 @@ void InitFileRanges(Napi::Env env, Napi::Object exports) {
   exports.Set("seekDataRanges", Napi::Function::New(env, SeekDataRanges));
   exports.Set("copyFileRange", Napi::Function::New(env, CopyFileRangeSync));
   exports.Set("copyFileRangeAsync", Napi::Function::New(env, CopyFileRangeAsync));
+  exports.Set("allocateAsync", Napi::Function::New(env, AllocateAsync));
 }
 
 }  // namespace amber

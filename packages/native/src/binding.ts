@@ -122,6 +122,8 @@ export interface NativeBinding {
     offOut: number,
     length: number,
   ): Promise<number>;
+  copyRunsAsync(fds: number[], runs: Float64Array, outFd: number, writebackEvery: number): Promise<number>;
+  allocateAsync(fd: number, offset: number, length: number): Promise<number>;
 
   FaultServer: new (options: RawFaultServerOptions, onEvent: (e: RawServerEvent) => void) => RawFaultServer;
 }

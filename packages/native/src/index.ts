@@ -9,7 +9,14 @@ export {
   type ServedRegion,
   type WpMode,
 } from './fault-server.js';
-export { copyFileRange, copyFileRangeAsync, seekDataRanges } from './file-ranges.js';
+export {
+  allocate,
+  copyFileRange,
+  copyFileRangeAsync,
+  copyRuns,
+  type FileCopyRun,
+  seekDataRanges,
+} from './file-ranges.js';
 export { connectInNetns } from './netns-socket.js';
 export {
   PageCategory,
