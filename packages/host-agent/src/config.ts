@@ -1,6 +1,7 @@
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Accel, DEFAULT_TCG_CACHE_MIB, detectAccel } from '@amber/vmm';
+import type { PrefetchPolicy } from './sandbox-snapshots.js';
 
 export interface AgentConfig {
   /** $AMBER_HOME: sandboxes/, snapshots/, the agent socket. */
@@ -16,7 +17,11 @@ export interface AgentConfig {
   accel: Accel;
   memoryBudgetMib: number;
   maxVcpus: number;
-  defaults: { vcpus: number; memoryMib: number; ttlSeconds: number };
+  /**
+   * `prefetch` applies to every restore (resume, template spawn, fork) that does not name one:
+   * 'working-set' fetches the pages the last run touched first, then all others, in the background.
+   */
+  defaults: { vcpus: number; memoryMib: number; ttlSeconds: number; prefetch: PrefetchPolicy };
   maxTtlSeconds: number;
   minMemoryMib: number;
   /** A pause that makes the chain this long merges it into one generation. */
@@ -32,6 +37,13 @@ function numberFromEnv(name: string, fallback: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new Error(`${name} must be a positive number, got "${raw}"`);
   return value;
+}
+
+function prefetchFromEnv(): PrefetchPolicy {
+  const raw = process.env.AMBER_DEFAULT_PREFETCH ?? 'working-set';
+  if (raw !== 'none' && raw !== 'all' && raw !== 'working-set')
+    throw new Error(`AMBER_DEFAULT_PREFETCH must be none, all or working-set, got "${raw}"`);
+  return raw;
 }
 
 /**
@@ -56,6 +68,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
       vcpus: 1,
       memoryMib: numberFromEnv('AMBER_DEFAULT_MEMORY_MIB', 512),
       ttlSeconds: numberFromEnv('AMBER_DEFAULT_TTL_SECONDS', 300),
+      prefetch: prefetchFromEnv(),
     },
     maxTtlSeconds: 24 * 3600,
     minMemoryMib: 128,

@@ -92,7 +92,7 @@ export class SandboxManager {
     const valid = validateCreate(this.config, input);
     if (valid.template) {
       return this.snapshots.spawnFromTemplate(
-        { ...valid, prefetch: input.prefetch ?? 'none' },
+        { ...valid, prefetch: input.prefetch ?? this.config.defaults.prefetch },
         { vcpus: input.vcpus, memoryMib: input.memoryMib },
       );
     }

@@ -1,6 +1,6 @@
 // Pause, resume, templates and forks of real sandboxes (QEMU on TCG, the real pager and memsnap).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SnapshotDir } from '@amber/memsnap';
@@ -218,6 +218,21 @@ describe('templates and forks', () => {
       );
       assert.equal((await verifyKeeper(t.client, id)).result, 'ok', 'memory came from the template');
     }
+    // The first spawn taught the template its working set; later spawns start with a link to it, and a
+    // spawned sandbox's own recording (at its pause) replaces its link instead of writing through it.
+    const templateSet = join(t.home, 'templates', 'web', 'working-set.bin');
+    const setOf = (id: string) => join(t.home, 'sandboxes', id, 'snapshot', 'working-set.bin');
+    const learnt = readFileSync(templateSet);
+    assert.ok(learnt.length > 0, 'the template learnt a working set');
+    assert.equal(statSync(setOf(spawned[1] as string)).ino, statSync(templateSet).ino);
+    await pause(spawned[1] as string);
+    assert.notEqual(statSync(setOf(spawned[1] as string)).ino, statSync(templateSet).ino);
+    assert.ok(
+      readFileSync(templateSet).equals(learnt),
+      "a spawned sandbox's pause leaves the template's set",
+    );
+    await resume(spawned[1] as string);
+
     await zeroKeeperPages(t.client, spawned[0] as string);
     assert.equal(
       (await verifyKeeper(t.client, spawned[1] as string)).result,

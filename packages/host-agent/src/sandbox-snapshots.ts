@@ -1,5 +1,5 @@
 // Pause, resume, fork and templates: the sandbox lifecycle built on the snapshot directory (snapshot/).
-import { access, rm } from 'node:fs/promises';
+import { access, link, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadWorkingSet, mergeRanges, type PrefetchOption, saveWorkingSet } from '@amber/pager';
 import type { Logger } from 'pino';
@@ -135,7 +135,11 @@ export class SandboxSnapshots {
       }
       const paths = this.manager.paths(sandbox.id);
       const snapshot = await requireCommitted(paths.snapshot, `sandbox ${sandbox.id}`);
-      await this.startFromSnapshot(sandbox, snapshot, options.prefetch ?? 'none');
+      await this.startFromSnapshot(
+        sandbox,
+        snapshot,
+        options.prefetch ?? this.manager.config.defaults.prefetch,
+      );
       if (options.ttlSeconds) sandbox.ttlSeconds = options.ttlSeconds;
       sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
       await this.manager.persist(sandbox);
@@ -240,12 +244,11 @@ export class SandboxSnapshots {
       }
     }
     const snapshot = await this.templates.snapshot(template.name);
-    return this.spawn(snapshot, {
-      ...input,
-      vcpus: template.vcpus,
-      memoryMib: template.memoryMib,
-      imageId: template.imageId,
-    });
+    return this.spawn(
+      snapshot,
+      { ...input, vcpus: template.vcpus, memoryMib: template.memoryMib, imageId: template.imageId },
+      true,
+    );
   }
 
   async fork(id: string, count: number, ttlSeconds?: number): Promise<SandboxRecord[]> {
@@ -261,7 +264,7 @@ export class SandboxSnapshots {
         ttlSeconds: ttlSeconds || sandbox.ttlSeconds,
         template: sandbox.template,
         metadata: { ...sandbox.metadata },
-        prefetch: 'none' as const,
+        prefetch: this.manager.config.defaults.prefetch,
         imageId: sandbox.imageId,
       };
       const results = await Promise.allSettled(
@@ -280,18 +283,34 @@ export class SandboxSnapshots {
   }
 
   /** A new sandbox whose snapshot directory is a hard-linked clone of `snapshot`, restored lazily. */
-  private async spawn(snapshot: CommittedSnapshot, input: SpawnInput & { imageId: string }) {
+  /** `learn`: record this spawn's working set in `snapshot.dir` if it has none (templates, not forks). */
+  private async spawn(snapshot: CommittedSnapshot, input: SpawnInput & { imageId: string }, learn = false) {
     const sandbox = this.manager.register({ ...input, imageId: input.imageId });
     const paths = this.manager.paths(sandbox.id);
     try {
       await this.manager.locks.run(sandbox.id, async () => {
         await cloneCommitted(snapshot, paths.snapshot);
+        // The source's working set (a template's, learnt at its first spawn) is the clone's first prefetch.
+        const learnt = await link(join(snapshot.dir, WORKING_SET), join(paths.snapshot, WORKING_SET)).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+            return false;
+          },
+        );
         await this.manager.persist(sandbox);
         await this.startFromSnapshot(
           sandbox,
           await requireCommitted(paths.snapshot, sandbox.id),
           input.prefetch,
         );
+        const pager = sandbox.runtime?.pager;
+        if (learn && !learnt && pager) {
+          // The pages this spawn touched until its guest agent answered: what every later spawn needs first.
+          await saveWorkingSet(join(snapshot.dir, WORKING_SET), pager.workingSet()).catch((err) =>
+            this.log.warn({ err, template: snapshot.dir }, 'cannot record the template working set'),
+          );
+        }
       });
     } catch (err) {
       await this.manager.forget(sandbox);
@@ -301,14 +320,19 @@ export class SandboxSnapshots {
   }
 }
 
+/**
+ * 'working-set' fetches the pages the last run touched, before they fault, and nothing more: a background
+ * fetch of everything (`all`) took CPU from the emulated guest on a small host and made the next pause
+ * slower (every page of guest RAM to free). Without a recording (first resume, a template) it is 'none'.
+ */
 async function prefetchOption(policy: PrefetchPolicy, workingSetPath: string): Promise<PrefetchOption> {
   if (policy !== 'working-set') return policy;
   const recorded = await access(workingSetPath).then(
     () => true,
     () => false,
   );
-  if (!recorded) return 'all';
-  // A damaged recording only costs speed: fall back to fetching everything.
+  if (!recorded) return 'none';
+  // A damaged recording only costs speed.
   const workingSet = await loadWorkingSet(workingSetPath).catch(() => undefined);
-  return workingSet ? { workingSet, thenAll: true } : 'all';
+  return workingSet ? { workingSet } : 'none';
 }

@@ -1,6 +1,7 @@
 // A recorded working set (guest page offsets in first-touch order), stored compactly so a template can
 // ship it: "AMWS", u32 version, u32 count, then u32 page indices (4 KiB pages, up to 16 TiB of RAM).
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { PagerError } from './errors.js';
 import { PAGE_SIZE } from './handoff-message.js';
 
@@ -30,8 +31,20 @@ export function decodeWorkingSet(data: Buffer): number[] {
   return out;
 }
 
+/**
+ * Written under a temp name and renamed: the file may be a hard link shared with a template (a spawned
+ * sandbox starts with its template's recording), which an in-place write would change too. A hint, so no
+ * fsync: a lost recording costs speed, never data.
+ */
 export async function saveWorkingSet(path: string, offsets: readonly number[]): Promise<void> {
-  await writeFile(path, encodeWorkingSet(offsets));
+  const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(temp, encodeWorkingSet(offsets));
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }
 
 export async function loadWorkingSet(path: string): Promise<number[]> {
