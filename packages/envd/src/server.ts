@@ -12,7 +12,6 @@ import { ProcessTable } from './process-table.js';
 import { lookupUser } from './users.js';
 
 export const ENVD_PORT = 49983;
-const PLAIN_ROUTES = new Set(['/health', '/init', '/sync', '/files']);
 
 export interface EnvdOptions {
   defaultUser?: string;
@@ -61,11 +60,13 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
     routes: (router) => router.service(Process, processService(table, clock)),
     fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
   });
-  // Plain routes skip the Connect adapter: after a restore, every line of code a request runs is translated
-  // afresh by an emulating hypervisor, and the first call (the host's /init) is what readiness waits for.
+  // Only the Connect service's paths go through the adapter: after a restore, every line of code a request
+  // runs is translated afresh by an emulating hypervisor, and the first call (the host's /init) is what
+  // readiness waits for.
+  const rpcPrefix = `/${Process.typeName}/`;
   const server = createServer((req, res) => {
-    if (PLAIN_ROUTES.has(req.url?.split('?')[0] ?? '')) void routes(req, res);
-    else handler(req, res);
+    if (req.url?.startsWith(rpcPrefix)) handler(req, res);
+    else void routes(req, res);
   });
   server.on('close', () => {
     shell.close();

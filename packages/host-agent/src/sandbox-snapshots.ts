@@ -282,8 +282,10 @@ export class SandboxSnapshots {
     }
   }
 
-  /** A new sandbox whose snapshot directory is a hard-linked clone of `snapshot`, restored lazily. */
-  /** `learn`: record this spawn's working set in `snapshot.dir` if it has none (templates, not forks). */
+  /**
+   * A new sandbox whose snapshot directory is a hard-linked clone of `snapshot`, restored lazily. `learn`:
+   * record this spawn's working set in `snapshot.dir` if it has none (templates, not forks).
+   */
   private async spawn(snapshot: CommittedSnapshot, input: SpawnInput & { imageId: string }, learn = false) {
     const sandbox = this.manager.register({ ...input, imageId: input.imageId });
     const paths = this.manager.paths(sandbox.id);

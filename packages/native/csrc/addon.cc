@@ -1,5 +1,6 @@
 #include <napi.h>
 
+#include "copy-runs.h"
 #include "fault-server-binding.h"
 #include "file-ranges.h"
 #include "netns.h"

@@ -1,7 +1,7 @@
 // Accelerators for snapshot files: SEEK_DATA/SEEK_HOLE finds the populated parts of a sparse RAM file
 // without reading it (and without mmap, which would fill holes and spoil a lazy restore),
 // copy_file_range moves blocks between files inside the kernel (reflink or page-cache copy), and
-// fallocate + sync_file_range let a durable copy overlap its disk writes with the copying.
+// fallocate reserves a copy's blocks before it is written. A whole copy plan is copy-runs.cc.
 #include "file-ranges.h"
 
 #include <fcntl.h>

@@ -53,9 +53,9 @@ export interface FileCopyRun {
 }
 
 /**
- * Executes many copy_file_range calls in order on one libuv worker thread (a single round trip for
- * thousands of small runs), starting writeback of the output every `writebackEvery` bytes (0: never)
- * with sync_file_range(SYNC_FILE_RANGE_WRITE) so a following fsync has little left to wait for.
+ * Executes a copy plan in order on one libuv worker thread (a single round trip for thousands of runs):
+ * short runs are gathered into large writes, long ones copied with copy_file_range, and writeback of the
+ * output starts every `writebackEvery` bytes (0: never) so a following fsync has little left to wait for.
  * Returns how many runs completed; fewer than given means the next run's source ended early.
  */
 export function copyRuns(
