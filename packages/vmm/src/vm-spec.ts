@@ -91,11 +91,14 @@ export function qemuArgs(spec: VmSpec): string[] {
     `unix:${paths.qmp},server=on,wait=off`,
   ];
   if (spec.network) {
+    // guest_announce=off: after a restore the guest would announce itself (gratuitous ARP, IPv6 neighbour
+    // and multicast reports, netlink events), ~800 translation blocks before it can answer; its one peer
+    // has a permanent neighbour entry. Part of the device's features, so snapshots depend on it.
     args.push(
       '-netdev',
       `tap,id=net0,ifname=${spec.network.tap},script=no,downscript=no`,
       '-device',
-      `virtio-net-pci,netdev=net0,mac=${spec.network.mac}`,
+      `virtio-net-pci,netdev=net0,mac=${spec.network.mac},guest_announce=off`,
     );
   }
   if (spec.incoming) args.push('-incoming', 'defer');
