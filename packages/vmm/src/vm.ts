@@ -202,7 +202,8 @@ async function connectWhenReady(path: string, timeoutMs: number): Promise<QmpCli
     } catch (err) {
       if (Date.now() > deadline)
         throw new VmmError('qmp_timeout', `QMP socket ${path} not ready in ${timeoutMs} ms`, { cause: err });
-      await new Promise((r) => setTimeout(r, 10));
+      // Short: QEMU binds the socket ~20 ms after exec, and a restore waits for it.
+      await new Promise((r) => setTimeout(r, 2));
     }
   }
 }
