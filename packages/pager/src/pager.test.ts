@@ -114,6 +114,7 @@ test('a recorded working set replays as a prefetch order', async (t) => {
     logger: testLogger(),
     pagesPerFault: 1,
     prefetch: { workingSet: await loadWorkingSet(wsPath) },
+    recordWorkingSet: true,
   });
   t.after(() => second.close());
   const h2 = new UffdHelperProcess(`${paths.memPath}-2`, 8 << 20, second.shimEnv(`${paths.memPath}-2`));
@@ -130,6 +131,12 @@ test('a recorded working set replays as a prefetch order', async (t) => {
   for (const page of [700, 3, 1500, 4]) await h2.hashRange(page, 1);
   assert.equal(second.stats().faults, 0);
   assert.equal(second.stats().prefetchedPages, 4);
+  // A run that started from a recording records it again, plus what it faulted in beyond it.
+  await h2.hashRange(9, 1);
+  assert.deepEqual(
+    second.workingSet().map((o) => o / PAGE_SIZE),
+    [700, 3, 1500, 4, 9],
+  );
 });
 
 test('without WP_ASYNC the pager falls back to synchronous write-protect faults, just as exact', async (t) => {

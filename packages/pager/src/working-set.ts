@@ -8,6 +8,28 @@ import { PAGE_SIZE } from './handoff-message.js';
 const MAGIC = 0x53574d41; // "AMWS" little-endian
 const VERSION = 1;
 
+/** At most 128 MiB of pages: a recording is what a restore needs first, not a copy of all memory. */
+export const MAX_WORKING_SET_PAGES = 32768;
+
+/** `first`, then the pages of `then` not in it, without repeats and at most `max` pages. */
+export function mergeWorkingSets(
+  first: readonly number[],
+  then: readonly number[],
+  max = MAX_WORKING_SET_PAGES,
+): number[] {
+  const seen = new Set<number>();
+  const out: number[] = [];
+  for (const list of [first, then]) {
+    for (const offset of list) {
+      if (out.length >= max) return out;
+      if (seen.has(offset)) continue;
+      seen.add(offset);
+      out.push(offset);
+    }
+  }
+  return out;
+}
+
 export function encodeWorkingSet(offsets: readonly number[]): Buffer {
   const out = Buffer.alloc(12 + offsets.length * 4);
   out.writeUInt32LE(MAGIC, 0);
