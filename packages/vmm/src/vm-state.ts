@@ -11,47 +11,57 @@ export interface StateFileOptions {
   timeoutMs?: number;
 }
 
-const POLL_MS = 5;
 // QEMU throttles migration to 128 MiB/s by default; a local file is not a network link.
 const UNLIMITED_BANDWIDTH = 1024 ** 4;
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
 async function setCapabilities(vm: Vm, ignoreShared: boolean): Promise<void> {
   await vm.qmp.execute('migrate-set-capabilities', {
-    capabilities: [{ capability: 'x-ignore-shared', state: ignoreShared }],
+    capabilities: [
+      { capability: 'x-ignore-shared', state: ignoreShared },
+      // MIGRATION events: the end of a migration is seen the moment it happens, not at the next poll.
+      { capability: 'events', state: true },
+    ],
   });
   await vm.qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BANDWIDTH });
 }
 
-async function waitForMigration(vm: Vm, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = await vm.qmp.execute('query-migrate', {});
-    if (info.status === 'completed') return;
-    if (info.status === 'failed' || info.status === 'cancelled') {
-      throw new VmmError(
-        'migration_failed',
-        `${what} ${info.status}: ${info['error-desc'] ?? 'no reason given'}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      throw new VmmError('migration_failed', `${what} did not finish in ${timeoutMs} ms (${info.status})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+/** Runs `start` (a migrate command) and resolves when the migration has completed. */
+async function migration(vm: Vm, start: () => Promise<unknown>, what: string, timeoutMs: number) {
+  const finished = vm.qmp.waitForEvent('MIGRATION', timeoutMs, (e) => FINAL.has(String(e.data?.status)));
+  finished.catch(() => {});
+  await start();
+  let status: string;
+  try {
+    status = String((await finished).data?.status);
+  } catch (err) {
+    throw new VmmError('migration_failed', `${what} did not finish in ${timeoutMs} ms`, { cause: err });
   }
+  if (status === 'completed') return;
+  const info = await vm.qmp.execute('query-migrate', {});
+  throw new VmmError('migration_failed', `${what} ${status}: ${info['error-desc'] ?? 'no reason given'}`);
 }
 
 /** Writes the state of a stopped VM to `path`. The VM stays stopped; `cont` runs it on. */
 export async function saveStateFile(vm: Vm, path: string, options: StateFileOptions): Promise<void> {
   await setCapabilities(vm, options.ignoreShared);
-  await vm.qmp.execute('migrate', { uri: `file:${path}` });
-  await waitForMigration(vm, `saving the VM state to ${path}`, options.timeoutMs ?? 60_000);
+  await migration(
+    vm,
+    () => vm.qmp.execute('migrate', { uri: `file:${path}` }),
+    `saving the VM state to ${path}`,
+    options.timeoutMs ?? 60_000,
+  );
 }
 
 /** Loads `path` into a VM started with `incoming`. The VM is left stopped; `cont` runs it. */
 export async function loadStateFile(vm: Vm, path: string, options: StateFileOptions): Promise<void> {
   await setCapabilities(vm, options.ignoreShared);
-  await vm.qmp.execute('migrate-incoming', { uri: `file:${path}` });
-  await waitForMigration(vm, `loading the VM state from ${path}`, options.timeoutMs ?? 60_000);
+  await migration(
+    vm,
+    () => vm.qmp.execute('migrate-incoming', { uri: `file:${path}` }),
+    `loading the VM state from ${path}`,
+    options.timeoutMs ?? 60_000,
+  );
 }
 
 /**
