@@ -74,7 +74,7 @@ export async function bootSandbox(
     // an emulated CPU, one lazy compile after a restore drags V8's whole parser through the translator
     // (~40 ms). The guest read the host's clock from its RTC; the timestamp also sets it below a second.
     await envd.init({ timestamp: Date.now() });
-    await envd.sync();
+    (await envd.sync()).release();
     return { vm, slot, envd, disk, expectedExit: false };
   } catch (err) {
     await vm?.kill();

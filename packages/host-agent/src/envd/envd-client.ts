@@ -123,14 +123,23 @@ export class EnvdClient {
       throw new AgentError('internal', `envd /init answered ${res.statusCode}: ${text}`);
   }
 
-  /** Flushes the guest's filesystems to its disk (before a snapshot). */
-  async sync(timeoutMs = 10_000): Promise<void> {
-    const req = this.http('POST', '/sync');
+  /**
+   * Flushes the guest's filesystems to its disk (before a snapshot). The connection stays open until
+   * `release()`, so envd is idle when the VM stops: a snapshot taken while envd still closed the
+   * connection carried that work into every restore (~1,600 more translation blocks on the way to ready).
+   */
+  async sync(timeoutMs = 10_000): Promise<{ release(): void }> {
+    const req = this.http('POST', '/sync', { connection: 'keep-alive' });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     const res = await this.send(req);
     const text = await readBody(res);
-    if (res.statusCode !== 204)
+    const socket = req.socket;
+    const release = () => socket?.destroy();
+    if (res.statusCode !== 204) {
+      release();
       throw new AgentError('internal', `envd /sync answered ${res.statusCode}: ${text}`);
+    }
+    return { release };
   }
 
   async *exec(options: ExecOptions): AsyncGenerator<ExecEvent> {
