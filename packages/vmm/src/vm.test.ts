@@ -58,10 +58,14 @@ async function waitForConsole(vm: Vm, pattern: RegExp, timeoutMs: number): Promi
 }
 
 describe('Vm', () => {
-  test('boots the image to the guest agent, stops, continues and quits; QEMU is reaped', async () => {
+  test('boots the image to the guest agent (busy, then idle), stops, continues and quits; QEMU is reaped', async () => {
     const vm = await Vm.launch(spec('boot'), { log });
     try {
+      // A second in, the kernel is booting (QEMU itself takes ~150 ms to start the vCPU).
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await vm.waitIdle({ quietMs: 20, maxMs: 300 }), false, 'a booting guest is busy');
       await waitForConsole(vm, /envd: listening/, 60_000);
+      assert.equal(await vm.waitIdle({ quietMs: 20, maxMs: 10_000 }), true, 'a booted guest goes idle');
       assert.equal(await vm.status(), 'running');
       await vm.pause();
       assert.equal(await vm.status(), 'paused');

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
 import { QmpClient } from './qmp-client.js';
+import { type IdleOptions, waitVcpusIdle } from './vcpu-idle.js';
 import { qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
 
 export interface LaunchOptions {
@@ -129,6 +130,11 @@ export class Vm extends EventEmitter {
 
   async status(): Promise<string> {
     return (await this.qmp.execute('query-status', {})).status;
+  }
+
+  /** True once the guest has gone idle (its vCPU threads sleep), false if it stays busy past `maxMs`. */
+  waitIdle(options?: IdleOptions): Promise<boolean> {
+    return waitVcpusIdle(this.pid, options);
   }
 
   async pause(): Promise<void> {
