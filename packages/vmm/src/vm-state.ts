@@ -35,7 +35,9 @@ async function migration(vm: Vm, start: () => Promise<unknown>, what: string, ti
   try {
     status = String((await finished).data?.status);
   } catch (err) {
-    throw new VmmError('migration_failed', `${what} did not finish in ${timeoutMs} ms`, { cause: err });
+    const gone = err instanceof VmmError && err.code === 'qmp_closed';
+    const why = gone ? 'QEMU went away' : `it did not finish in ${timeoutMs} ms`;
+    throw new VmmError('migration_failed', `${what} failed: ${why}`, { cause: err });
   }
   if (status === 'completed') return;
   const info = await vm.qmp.execute('query-migrate', {});
