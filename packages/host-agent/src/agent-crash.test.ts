@@ -102,6 +102,8 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
   await agent.client.resumeSandbox({ sandboxId: id });
   await writeText(agent.client, id, '/root/lost', 'lost\n');
 
+  // As if a working-set recording had been cut short by the crash, too.
+  const halfWorkingSet = join(home, 'sandboxes', id, 'snapshot', 'working-set.bin.tmp-0123456789ab');
   /** Arms a crash point, pauses (the agent dies there), and starts a new agent on the same home. */
   const pauseAndCrashAt = async (step: string) => {
     await writeFile(crashFile, step);
@@ -109,7 +111,9 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
     await agent.exited;
     agent.close();
     await rm(crashFile);
+    await writeFile(halfWorkingSet, 'half');
     agent = await spawnAgent(home, env);
+    assert.equal(existsSync(halfWorkingSet), false, 'a half-written working set is removed at restart');
   };
 
   // Mid-pause: the device state and the frozen disk are written, the memory generation is not.

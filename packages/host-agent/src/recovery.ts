@@ -6,7 +6,7 @@ import type { AgentConfig } from './config.js';
 import { destroyNetworkSlot, listNetworkSlots, netnsName } from './network/network-slot.js';
 import { type SandboxRecord, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
-import { readCommitted, removeLiveDisks } from './snapshot/layout.js';
+import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
 import { TemplateStore } from './templates.js';
 
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
@@ -54,6 +54,7 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     const committed = record && (await readCommitted(paths.snapshot).catch(() => undefined));
     if (record && committed && record.state !== 'stopping') {
       await removeLiveDisks(paths.snapshot);
+      await removeWorkingSetLeftovers(paths.snapshot);
       await collectSnapshotGarbage(paths.snapshot);
       const paused: SandboxRecord = {
         ...record,

@@ -10,12 +10,11 @@ import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { SandboxManager } from './sandbox-manager.js';
 import { captureGeneration, mergeGenerations } from './snapshot/capture.js';
 import { cloneCommitted } from './snapshot/clone.js';
-import { type CommittedSnapshot, removeLiveDisks, requireCommitted } from './snapshot/layout.js';
+import { type CommittedSnapshot, removeLiveDisks, requireCommitted, WORKING_SET } from './snapshot/layout.js';
 import { type TemplateRecord, TemplateStore, validateTemplateName } from './templates.js';
 
 export type PrefetchPolicy = 'none' | 'all' | 'working-set';
 
-const WORKING_SET = 'working-set.bin';
 export const MAX_FORKS = 16;
 
 export interface SpawnInput {

@@ -13,7 +13,7 @@ import { AgentError, notFound } from './errors.js';
 import { newSandboxId } from './ids.js';
 import { cloneCommitted } from './snapshot/clone.js';
 import { fsyncDir } from './snapshot/fsync.js';
-import { type CommittedSnapshot, requireCommitted } from './snapshot/layout.js';
+import { type CommittedSnapshot, removeWorkingSetLeftovers, requireCommitted } from './snapshot/layout.js';
 
 export interface TemplateRecord {
   name: string;
@@ -108,10 +108,11 @@ export class TemplateStore {
     await rm(trash, { recursive: true, force: true });
   }
 
-  /** Leftovers of creates and deletes a crash interrupted. */
+  /** Leftovers of creates, deletes and working-set recordings a crash interrupted. */
   async cleanUp(): Promise<void> {
     for (const name of await readdir(this.root).catch(() => [] as string[])) {
       if (name.startsWith('.tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
+      else await removeWorkingSetLeftovers(this.dir(name));
     }
   }
 

@@ -7,6 +7,7 @@
 //   disk.<buildId>.qcow2                the disk's top layer frozen at that generation (backing by relative name)
 //   live.<random>.qcow2                 the running VM's overlays (never part of a snapshot). QEMU reopens
 //                                       images by name, so a file it uses is never renamed; all go when it exits
+//   working-set.bin                     the pages the last run touched first (a prefetch hint, the pager's)
 import { randomUUID } from 'node:crypto';
 import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,14 @@ import { type Header, SnapshotDir } from '@amber/memsnap';
 import { AgentError } from '../errors.js';
 
 const LIVE_DISK = /^live\..+\.qcow2$/;
+export const WORKING_SET = 'working-set.bin';
+
+/** Half-written working sets (the pager writes `<name>.tmp-<random>` and renames) a crash left behind. */
+export async function removeWorkingSetLeftovers(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith(`${WORKING_SET}.tmp-`)) await rm(join(dir, name), { force: true });
+  }
+}
 
 /** A fresh name for a live overlay in a snapshot directory. */
 export function newLiveDisk(dir: string): string {
