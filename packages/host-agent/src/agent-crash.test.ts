@@ -2,7 +2,7 @@
 // paused at its last good snapshot and resumes with its memory, processes and disk intact.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SandboxState } from '@amber/proto/hostagent';
+import { namespacePrefix } from './network/network-slot.js';
 import { connectHostAgent, type HostAgentClient } from './rpc/client.js';
 import { startKeeper, verifyKeeper } from './test-support/keeper.js';
 import { execText, readText, writeText } from './test-support/test-agent.js';
@@ -122,9 +123,14 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
   assert.ok(bystander);
   const bystanderPid = Number(readFileSync(join(home, 'sandboxes', bystander.id, 'run', 'qemu.pid'), 'utf8'));
 
+  const ours = namespacePrefix(home);
+  const namespacesBefore = readdirSync('/run/netns').filter((name) => name.startsWith(ours));
+  assert.ok(namespacesBefore.length >= 2, 'both VMs run in namespaces of their own');
+
   await pauseAndCrashAt('capture:devices-saved');
   assert.equal(isRunning(bystanderPid), false, 'no orphan QEMU after the restart');
-  assert.equal(existsSync(`/run/netns/amber-${bystander.id}`), false, 'no orphan network namespace');
+  for (const name of namespacesBefore)
+    assert.equal(existsSync(`/run/netns/${name}`), false, `no orphan network namespace (${name})`);
   const listed = (await agent.client.listSandboxes({})).sandboxes.map((s) => s.id);
   assert.deepEqual(listed, [id], 'the sandbox without a snapshot is gone, the paused one is found again');
   let counter = await assertIntact(agent.client, id, ['a', 'b'], atGood);

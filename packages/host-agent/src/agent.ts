@@ -30,6 +30,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   const manager = new SandboxManager(config, image, log);
   manager.load(survivors);
   manager.startReaper();
+  void manager.slots.fill(); // in the background: the first sandbox need not wait for a namespace
   const server = await startRpcServer(manager, config.listen, config.token);
   log.info(
     { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
 import type { AgentConfig } from './config.js';
-import { destroyNetworkSlot, listNetworkSlots, netnsName } from './network/network-slot.js';
+import { destroyNetworkSlot, listNetworkSlots, namespacePrefix } from './network/network-slot.js';
 import { type SandboxRecord, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
 import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
@@ -48,7 +48,6 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     if (record?.qemuPid && (await isSandboxQemu(record.qemuPid, paths.run))) {
       await killAndWait(record.qemuPid);
     }
-    await destroyNetworkSlot(netnsName(id));
     await rm(paths.memory, { force: true });
     await rm(paths.run, { recursive: true, force: true });
     const committed = record && (await readCommitted(paths.snapshot).catch(() => undefined));
@@ -71,10 +70,8 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     await rm(paths.dir, { recursive: true, force: true });
     log.warn({ sandbox: id, state: record?.state }, 'removed a sandbox left by a previous agent');
   }
-  const known = new Set(ids.map(netnsName));
-  for (const netns of await listNetworkSlots()) {
-    if (!known.has(netns)) await destroyNetworkSlot(netns);
-  }
+  // No VM survived, so no namespace is in use: the killed VMs' and the previous agent's pooled ones.
+  for (const netns of await listNetworkSlots(namespacePrefix(config.home))) await destroyNetworkSlot(netns);
   for (const name of await readdir(config.shmDir).catch(() => [] as string[])) {
     if (/^amber-[a-z0-9]{20}\.mem$/.test(name)) await rm(join(config.shmDir, name), { force: true });
   }

@@ -6,13 +6,8 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
 import { AgentError } from './errors.js';
-import {
-  createNetworkSlot,
-  destroyNetworkSlot,
-  GUEST_NET,
-  kernelNetArgs,
-  type NetworkSlot,
-} from './network/network-slot.js';
+import { destroyNetworkSlot, GUEST_NET, kernelNetArgs, type NetworkSlot } from './network/network-slot.js';
+import type { NetworkSlotPool } from './network/slot-pool.js';
 import { PhaseTimer } from './phase-timer.js';
 import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
 import { createOverlay } from './snapshot/disk-chain.js';
@@ -58,6 +53,7 @@ export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot,
  */
 export async function bootSandbox(
   config: AgentConfig,
+  slots: NetworkSlotPool,
   req: BootRequest,
   log: Logger,
 ): Promise<SandboxRuntime> {
@@ -65,7 +61,7 @@ export async function bootSandbox(
   await removeLiveDisks(req.paths.snapshot);
   const disk = newLiveDisk(req.paths.snapshot);
   await createOverlay(disk, req.image.rootfs, 'raw');
-  const slot = await createNetworkSlot(req.id);
+  const slot = await slots.take();
   let vm: Vm | undefined;
   try {
     vm = await Vm.launch(vmSpec(config, req, slot, disk), { log });
@@ -109,6 +105,7 @@ export interface RestoreRequest extends BootRequest {
  */
 export async function restoreSandbox(
   config: AgentConfig,
+  slots: NetworkSlotPool,
   req: RestoreRequest,
   log: Logger,
 ): Promise<SandboxRuntime> {
@@ -118,7 +115,7 @@ export async function restoreSandbox(
   // Independent setup, side by side: overlay, network namespace, pager (opens the snapshot's files).
   const [overlay, slotResult, pagerResult] = await Promise.allSettled([
     createOverlay(disk, req.snapshot.diskPath, 'qcow2'),
-    createNetworkSlot(req.id),
+    slots.take(),
     mkdir(req.paths.run, { recursive: true }).then(() =>
       Pager.listen({
         socketPath: req.paths.pagerSocket,

@@ -9,6 +9,8 @@ import { AgentError, notFound } from './errors.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
+import { namespacePrefix } from './network/network-slot.js';
+import { NetworkSlotPool } from './network/slot-pool.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
 import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
 import { type PrefetchPolicy, SandboxSnapshots } from './sandbox-snapshots.js';
@@ -30,6 +32,9 @@ export interface ExecInput {
   signal?: AbortSignal;
 }
 
+/** Two: a fork or a burst of resumes takes several at once; each idle slot is only a namespace and a tap. */
+const NETWORK_SLOTS_AHEAD = 2;
+
 /** Owns every sandbox on this host: their records, runtimes, memory reservations and time to live. */
 export class SandboxManager {
   private readonly sandboxes = new Map<string, Sandbox>();
@@ -37,6 +42,8 @@ export class SandboxManager {
   readonly locks = new KeyedMutex();
   readonly budget: MemoryBudget;
   readonly snapshots: SandboxSnapshots;
+  /** Network namespaces made ahead, so a boot or restore does not wait for one. */
+  readonly slots: NetworkSlotPool;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -46,6 +53,7 @@ export class SandboxManager {
   ) {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
+    this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
   }
 
   /** The image a sandbox was built from (snapshots restore with the kernel they booted). */
@@ -67,6 +75,7 @@ export class SandboxManager {
 
   async close(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
+    await this.slots.close();
   }
 
   list(): SandboxRecord[] {
@@ -107,6 +116,7 @@ export class SandboxManager {
         const started = Date.now();
         const runtime = await bootSandbox(
           this.config,
+          this.slots,
           { id: sandbox.id, vcpus: sandbox.vcpus, memoryMib: sandbox.memoryMib, image: this.image, paths },
           log,
         );

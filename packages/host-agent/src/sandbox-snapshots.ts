@@ -163,6 +163,7 @@ export class SandboxSnapshots {
     try {
       const runtime = await restoreSandbox(
         this.manager.config,
+        this.manager.slots,
         {
           id: sandbox.id,
           vcpus: sandbox.vcpus,

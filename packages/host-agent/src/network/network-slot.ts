@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../errors.js';
 
@@ -27,10 +29,6 @@ export interface NetworkSlot {
   guestIp: string;
 }
 
-export function netnsName(sandboxId: string): string {
-  return `amber-${sandboxId}`;
-}
-
 export function kernelNetArgs(): string {
   return `amber.ip=${GUEST_NET.guestIp}/${GUEST_NET.prefix} amber.gw=${GUEST_NET.hostIp}`;
 }
@@ -50,8 +48,16 @@ async function ip(args: string[], input?: string): Promise<void> {
   }
 }
 
-export async function createNetworkSlot(sandboxId: string): Promise<NetworkSlot> {
-  const netns = netnsName(sandboxId);
+/**
+ * The start of the names of one agent's namespaces (`amber-<hash of its home>-`): an agent cleaning up after
+ * a crash removes its own, never those of another agent on the same host.
+ */
+export function namespacePrefix(home: string): string {
+  return `amber-${createHash('sha256').update(resolve(home)).digest('hex').slice(0, 8)}-`;
+}
+
+/** The namespace `netns` with the tap a guest attaches to (slot-pool.ts hands them out). */
+export async function createNetworkSlot(netns: string): Promise<NetworkSlot> {
   await ip(['netns', 'add', netns]);
   try {
     await ip(
@@ -91,10 +97,10 @@ export async function destroyNetworkSlot(netns: string): Promise<void> {
   }
 }
 
-export async function listNetworkSlots(): Promise<string[]> {
+export async function listNetworkSlots(prefix: string): Promise<string[]> {
   const { stdout } = await execFileAsync('ip', ['netns', 'list']);
   return stdout
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
-    .filter((name) => name.startsWith('amber-'));
+    .filter((name) => name.startsWith(prefix));
 }
