@@ -144,22 +144,26 @@ export class SandboxSnapshots {
         sandbox,
         snapshot,
         options.prefetch ?? this.manager.config.defaults.prefetch,
+        options.ttlSeconds,
       );
-      if (options.ttlSeconds) sandbox.ttlSeconds = options.ttlSeconds;
-      sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
-      await this.manager.persist(sandbox);
       return this.manager.record(sandbox);
     });
   }
 
   /** Restores `snapshot` (the sandbox's own directory) into a running VM; the caller holds the lock. */
-  private async startFromSnapshot(sandbox: Sandbox, snapshot: CommittedSnapshot, policy: PrefetchPolicy) {
+  private async startFromSnapshot(
+    sandbox: Sandbox,
+    snapshot: CommittedSnapshot,
+    policy: PrefetchPolicy,
+    ttlSeconds?: number,
+  ) {
     const started = performance.now();
     const paths = this.manager.paths(sandbox.id);
     this.manager.budget.reserve(sandbox.id, sandbox.memoryMib);
     const previous = sandbox.state;
+    // Not persisted: after a crash a sandbox with a committed snapshot comes back paused either way, and
+    // each record write costs a restore two fsyncs.
     sandbox.state = 'resuming';
-    await this.manager.persist(sandbox);
     try {
       const runtime = await restoreSandbox(
         this.manager.config,
@@ -179,6 +183,8 @@ export class SandboxSnapshots {
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
       sandbox.error = '';
+      if (ttlSeconds) sandbox.ttlSeconds = ttlSeconds;
+      sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
       await this.manager.persist(sandbox);
       this.log.info({ sandbox: sandbox.id, ms: Math.round(performance.now() - started) }, 'sandbox resumed');
     } catch (err) {
