@@ -279,6 +279,18 @@ describe('templates and forks', () => {
       assert.equal(await readText(t.client, fork.id, '/root/state.txt'), 'before fork\n');
       await t.client.destroySandbox({ sandboxId: fork.id });
     }
+    // Resumed lazily, the source records what it touches; its forks start with that as their prefetch.
+    await resume(id);
+    const warm = await t.client.forkSandbox({ sandboxId: id, count: 1 });
+    const warmFork = warm.sandboxes[0]?.id ?? '';
+    const forkSet = join(t.home, 'sandboxes', warmFork, 'snapshot', 'working-set.bin');
+    assert.ok(
+      existsSync(forkSet) && statSync(forkSet).size > 12,
+      "a fork starts with its source's working set",
+    );
+    assert.equal(await readText(t.client, warmFork, '/root/state.txt'), 'before fork\n');
+    await t.client.destroySandbox({ sandboxId: warmFork });
+    await pause(id);
     const paths = t.agent.manager.paths(id);
     await t.client.destroySandbox({ sandboxId: id });
     assert.equal(existsSync(paths.dir), false, 'a destroyed paused sandbox leaves no files');
