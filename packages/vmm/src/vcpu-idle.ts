@@ -34,9 +34,14 @@ async function runTimeNs(schedstats: string[]): Promise<number> {
 
 /**
  * Resolves true once the vCPUs of QEMU `pid` ran for under a tenth of a `quietMs` window, false if that
- * did not happen within `maxMs` (or QEMU has no vCPU threads to watch).
+ * did not happen within `maxMs` (or there are no vCPU threads to watch, or QEMU is gone).
  */
 export async function waitVcpusIdle(pid: number, options: IdleOptions = {}): Promise<boolean> {
+  // A QEMU that exits meanwhile is not idle; whoever talks to it next gets the real error.
+  return watch(pid, options).catch(() => false);
+}
+
+async function watch(pid: number, options: IdleOptions): Promise<boolean> {
   const quietNs = (options.quietMs ?? 20) * 1e6;
   const deadline = performance.now() + (options.maxMs ?? 100);
   const threads = await vcpuThreads(pid);
