@@ -1,5 +1,5 @@
 // Pause, resume, fork and templates: the sandbox lifecycle built on the snapshot directory (snapshot/).
-import { access, link, rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadWorkingSet, mergeRanges, type PrefetchOption, saveWorkingSet } from '@amber/pager';
 import type { Logger } from 'pino';
@@ -10,7 +10,13 @@ import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { SandboxManager } from './sandbox-manager.js';
 import { captureGeneration, mergeGenerations } from './snapshot/capture.js';
 import { cloneCommitted } from './snapshot/clone.js';
-import { type CommittedSnapshot, removeLiveDisks, requireCommitted, WORKING_SET } from './snapshot/layout.js';
+import {
+  type CommittedSnapshot,
+  linkWorkingSet,
+  removeLiveDisks,
+  requireCommitted,
+  WORKING_SET,
+} from './snapshot/layout.js';
 import { type TemplateRecord, TemplateStore, validateTemplateName } from './templates.js';
 
 export type PrefetchPolicy = 'none' | 'all' | 'working-set';
@@ -300,15 +306,13 @@ export class SandboxSnapshots {
    * restored source has touched so far, or what a paused one recorded. Only speed depends on it.
    */
   private async shareWorkingSet(source: Sandbox, dir: string): Promise<void> {
-    const dest = join(dir, WORKING_SET);
     const pager = source.runtime?.pager;
     const shared = pager
-      ? saveWorkingSet(dest, pager.workingSet())
-      : link(join(this.manager.paths(source.id).snapshot, WORKING_SET), dest);
-    await shared.catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT')
-        this.log.warn({ err, sandbox: source.id }, 'forks start without a working set');
-    });
+      ? saveWorkingSet(join(dir, WORKING_SET), pager.workingSet())
+      : linkWorkingSet(this.manager.paths(source.id).snapshot, dir);
+    await shared.catch((err) =>
+      this.log.warn({ err, sandbox: source.id }, 'forks start without a working set'),
+    );
   }
 
   /**
@@ -322,13 +326,7 @@ export class SandboxSnapshots {
       await this.manager.locks.run(sandbox.id, async () => {
         await cloneCommitted(snapshot, paths.snapshot);
         // The source's working set (a template's, learnt at its first spawn) is the clone's first prefetch.
-        const learnt = await link(join(snapshot.dir, WORKING_SET), join(paths.snapshot, WORKING_SET)).then(
-          () => true,
-          (err: NodeJS.ErrnoException) => {
-            if (err.code !== 'ENOENT') throw err;
-            return false;
-          },
-        );
+        const learnt = await linkWorkingSet(snapshot.dir, paths.snapshot);
         await this.manager.persist(sandbox);
         await this.startFromSnapshot(
           sandbox,

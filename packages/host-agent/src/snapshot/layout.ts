@@ -9,13 +9,24 @@
 //                                       images by name, so a file it uses is never renamed; all go when it exits
 //   working-set.bin                     the pages the last run touched first (a prefetch hint, the pager's)
 import { randomUUID } from 'node:crypto';
-import { access, readdir, rm } from 'node:fs/promises';
+import { access, link, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Header, SnapshotDir } from '@amber/memsnap';
 import { AgentError } from '../errors.js';
 
 const LIVE_DISK = /^live\..+\.qcow2$/;
 export const WORKING_SET = 'working-set.bin';
+
+/** Hard-links `fromDir`'s working set into `toDir`; false if `fromDir` has none. */
+export async function linkWorkingSet(fromDir: string, toDir: string): Promise<boolean> {
+  return link(join(fromDir, WORKING_SET), join(toDir, WORKING_SET)).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      return false;
+    },
+  );
+}
 
 /** Half-written working sets (the pager writes `<name>.tmp-<random>` and renames) a crash left behind. */
 export async function removeWorkingSetLeftovers(dir: string): Promise<void> {
