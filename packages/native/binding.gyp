@@ -17,6 +17,7 @@
         "csrc/netns.cc",
         "csrc/pagemap-scan.cc",
         "csrc/scm-rights.cc",
+        "csrc/tcp-repair.cc",
         "csrc/uffd.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

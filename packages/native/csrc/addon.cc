@@ -6,6 +6,7 @@
 #include "netns.h"
 #include "pagemap-scan.h"
 #include "scm-rights.h"
+#include "tcp-repair.h"
 #include "uffd.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitPagemapScan(env, exports);
   amber::InitFileRanges(env, exports);
   amber::InitCopyRuns(env, exports);
+  amber::InitTcpRepair(env, exports);
   amber::InitFaultServer(env, exports);
   return exports;
 }

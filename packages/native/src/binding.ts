@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { TcpConnectionState } from './tcp-repair.js';
 
 /** An event from FaultServer's thread (see fault-server.ts for the typed view). */
 export interface RawServerEvent {
@@ -72,6 +73,8 @@ export interface RawAccepted extends RawReceived {
 /** The raw addon; prefer the typed wrappers exported from index.ts. */
 export interface NativeBinding {
   socketInNetns(nsPath: string, family?: 4 | 6): number;
+  tcpRepairSave(fd: number): TcpConnectionState;
+  tcpRepairRestore(nsPath: string, state: TcpConnectionState): number;
 
   uffdCreate(flags?: number): number;
   uffdApi(fd: number, features: number): { features: number; ioctls: bigint };

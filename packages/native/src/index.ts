@@ -50,6 +50,12 @@ export {
   uffdHelperPath,
 } from './shim.js';
 export {
+  restoreTcpConnection,
+  saveTcpConnection,
+  type TcpConnectionState,
+  type TcpEndpoint,
+} from './tcp-repair.js';
+export {
   type UffdApiResult,
   UffdCopyMode,
   type UffdEvent,

@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace amber {
+void InitTcpRepair(Napi::Env env, Napi::Object exports);
+}
