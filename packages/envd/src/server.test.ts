@@ -137,6 +137,9 @@ describe('HTTP routes', () => {
     assert.equal(badUser.status, 401);
     const badInit = await fetch(`${base}/init`, { method: 'POST', body: '{"timestamp":"yesterday"}' });
     assert.equal(badInit.status, 400);
+    const hugeInit = await fetch(`${base}/init`, { method: 'POST', body: `"${'x'.repeat(1 << 21)}"` });
+    assert.equal(hugeInit.status, 413);
+    assert.equal(((await hugeInit.json()) as { code: number }).code, 413);
   });
 
   test('POST /init env vars reach later processes', async () => {

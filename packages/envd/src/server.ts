@@ -31,25 +31,29 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   if (options.allowSetClock) setter.start();
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://envd');
+    // The path alone routes; only /files parses the query. A URL parse is ~200 translation blocks of a
+    // restored guest's first answer (/init), which readiness waits for.
+    const raw = req.url ?? '/';
+    const query = raw.indexOf('?');
+    const pathname = query < 0 ? raw : raw.slice(0, query);
     try {
-      if (url.pathname === '/health' && req.method === 'GET') {
+      if (pathname === '/health' && req.method === 'GET') {
         res.writeHead(204);
         res.end();
-      } else if (url.pathname === '/files' && (req.method === 'GET' || req.method === 'HEAD')) {
-        await downloadFile(req, res, url, files);
-      } else if (url.pathname === '/files' && req.method === 'POST') {
+      } else if (pathname === '/files' && (req.method === 'GET' || req.method === 'HEAD')) {
+        await downloadFile(req, res, new URL(raw, 'http://envd'), files);
+      } else if (pathname === '/files' && req.method === 'POST') {
         await clock.settled();
-        await uploadFile(req, res, url, files);
-      } else if (url.pathname === '/init' && req.method === 'POST') {
+        await uploadFile(req, res, new URL(raw, 'http://envd'), files);
+      } else if (pathname === '/init' && req.method === 'POST') {
         await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, setter, clock });
-      } else if (url.pathname === '/sync' && req.method === 'POST') {
+      } else if (pathname === '/sync' && req.method === 'POST') {
         // Amber's own route: flush the guest's filesystems before a snapshot.
         await shell.run('sync');
         res.writeHead(204);
         res.end();
       } else {
-        throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
+        throw new HttpError(404, `no route for ${req.method} ${pathname}`);
       }
     } catch (err) {
       sendError(res, err);
