@@ -1,6 +1,6 @@
 // Pause, resume, templates and forks of real sandboxes (QEMU on TCG, the real pager and memsnap).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SnapshotDir } from '@amber/memsnap';
@@ -82,6 +82,11 @@ describe('pause and resume', () => {
 
     const base = await pause(id);
     await resume(id);
+    assert.equal(
+      t.agent.manager.get(id).runtime?.envdConnection,
+      'resumed',
+      'envd answered on the kept connection',
+    );
     const idle = await pause(id);
     await resume(id);
     const written = await execText(t.client, id, 'sh', [
@@ -99,9 +104,15 @@ describe('pause and resume', () => {
     await resume(id);
     await zeroKeeperPages(t.client, id);
     await pause(id);
+    // A damaged saved connection only costs speed: a new connection does the job.
+    const snapshotDir = t.agent.manager.paths(id).snapshot;
+    const saved = readdirSync(snapshotDir).filter((name) => name.startsWith('envd-connection.'));
+    assert.equal(saved.length, 1, `one saved connection, the committed generation's (${saved.join(', ')})`);
+    writeFileSync(join(snapshotDir, saved[0] ?? ''), '{"local":');
 
     await new Promise((r) => setTimeout(r, 10_000));
     await resume(id);
+    assert.equal(t.agent.manager.get(id).runtime?.envdConnection, 'new');
     const { result } = await verifyKeeper(t.client, id);
     assert.equal(result, 'ok', 'zeroed pages read zero, the rest the pattern');
 
@@ -199,6 +210,8 @@ describe('templates and forks', () => {
       const { sandbox: s } = await t.client.createSandbox({ spec: { template: 'web' } });
       assert.ok(s);
       assert.equal(s.memoryMib, 384);
+      // Each in its own namespace, on its own copy of the connection the template's guest kept open.
+      assert.equal(t.agent.manager.get(s.id).runtime?.envdConnection, 'resumed');
       spawned.push(s.id);
     }
     for (const [i, id] of spawned.entries()) {

@@ -3,6 +3,7 @@ import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadWorkingSet, mergeRanges, type PrefetchOption, saveWorkingSet } from '@amber/pager';
 import type { Logger } from 'pino';
+import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { newSandboxId } from './ids.js';
 import { restoreSandbox } from './runtime.js';
@@ -97,13 +98,16 @@ export class SandboxSnapshots {
    */
   private async capture(runtime: SandboxRuntime, sandbox: Sandbox, keepRunning: boolean) {
     const log = this.log.child({ sandbox: sandbox.id });
-    const flushed = await runtime.envd
-      .sync()
-      .catch((err) => log.warn({ err }, 'guest sync failed; the snapshot stays consistent'));
+    const flushed = await runtime.envd.sync().catch((err) => {
+      log.warn({ err }, 'guest sync failed; the snapshot stays consistent');
+      return undefined;
+    });
     // Work the guest is still doing when it stops is redone after every restore, where all code is new to
     // an emulating hypervisor: envd's loose ends and kernel housekeeping (timers, RCU) after the /sync.
     if (!(await runtime.vm.waitIdle(SETTLE))) log.debug('the guest was still busy when it stopped');
     await runtime.vm.pause();
+    // While the guest is stopped; closed silently, so the guest in the snapshot keeps its end open.
+    const connection = saveHeldConnection(flushed, log);
     const dirty = runtime.pager
       ? mergeRanges([...(runtime.carriedDirty ?? []), ...runtime.pager.takeDirtyRanges()])
       : undefined;
@@ -116,17 +120,15 @@ export class SandboxSnapshots {
         disk: runtime.disk,
         dirty,
         keepRunning,
+        connection,
         log,
       });
     } catch (err) {
       runtime.carriedDirty = dirty;
-      flushed?.release();
       // The sandbox runs on as before; its committed snapshot is untouched.
       await runtime.vm.resume().catch((resumeErr) => log.error({ err: resumeErr }, 'cannot continue the VM'));
       throw err;
     }
-    // After the capture: the guest in the snapshot never sees this connection close.
-    flushed?.release();
     runtime.carriedDirty = [];
     runtime.disk = captured.disk;
     sandbox.generations = captured.header.generation + 1;

@@ -48,6 +48,8 @@ export interface SandboxRuntime {
   carriedDirty?: Array<[number, number]>;
   /** Set while the agent itself is stopping the VM, so its exit is not reported as a crash. */
   expectedExit: boolean;
+  /** After a restore: whether envd first answered on the connection kept in the snapshot, or a new one. */
+  envdConnection?: 'resumed' | 'new';
 }
 
 export interface Sandbox extends SandboxRecord {

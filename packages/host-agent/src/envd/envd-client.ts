@@ -1,5 +1,6 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
-import { connectInNetns } from '@amber/native';
+import type { Socket } from 'node:net';
+import { connectInNetns, saveTcpConnection, type TcpConnectionState } from '@amber/native';
 import { Process } from '@amber/proto/process';
 import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
@@ -13,6 +14,25 @@ export interface ExecEvent {
   stderr?: Uint8Array;
   exit?: { exitCode: number; signal: string };
 }
+
+/** A connection envd keeps open while the VM is captured. */
+export interface HeldConnection {
+  /** For one more request (`init`), as a restore sends on the rebuilt connection. */
+  readonly socket: Socket;
+  /** Closes it (FIN): the guest sees the close. */
+  release(): void;
+  /**
+   * Closes it silently after reading its TCP state (stop the VM first): the guest's end stays open, to be
+   * carried on by `restoreTcpConnection` after a restore. Throws if it cannot be saved; closed either way.
+   */
+  save(): TcpConnectionState;
+}
+
+/** How a restored guest was reached: on its resumed connection, or (after `resumeError`) a new one. */
+export type ReadyOutcome = { connection: 'resumed' } | { connection: 'new'; resumeError?: unknown };
+
+/** A rebuilt connection normally answers in ~100 ms even on an emulated CPU; past this it is written off. */
+const RESUMED_CONNECTION_TIMEOUT_MS = 3000;
 
 export interface ExecOptions {
   cmd: string;
@@ -45,15 +65,23 @@ export class EnvdClient {
     );
   }
 
-  /** No `agent` on purpose: Node ignores `createConnection` when an agent (even `false`) is given. */
-  private http(method: string, path: string, headers: Record<string, string> = {}): ClientRequest {
+  /**
+   * No `agent` on purpose: Node ignores `createConnection` when an agent (even `false`) is given. `socket`:
+   * an open connection to use instead of a new one.
+   */
+  private http(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    socket?: Socket,
+  ): ClientRequest {
     return request({
       method,
       host: this.host,
       port: this.port,
       path,
       headers,
-      createConnection: () => connectInNetns(this.nsPath, this.host, this.port),
+      createConnection: () => socket ?? connectInNetns(this.nsPath, this.host, this.port),
     });
   }
 
@@ -91,14 +119,32 @@ export class EnvdClient {
 
   /**
    * After a restore: /init doubles as the health check (the network is already up, so a failed connect
-   * fails fast), saving a round trip through a guest whose translated code is still cold.
+   * fails fast), saving a round trip through a guest whose translated code is still cold. `resumed`: the
+   * connection the guest held open when it was captured, rebuilt (no handshake, no accept in the guest);
+   * if it does not answer, fresh connections take over.
    */
-  async initWhenReady(timeoutMs: number, alive: () => boolean = () => true): Promise<void> {
+  async initWhenReady(
+    timeoutMs: number,
+    alive: () => boolean = () => true,
+    resumed?: Socket,
+  ): Promise<ReadyOutcome> {
     const deadline = Date.now() + timeoutMs;
+    let resumeError: unknown;
+    if (resumed) {
+      try {
+        const wait = Math.min(RESUMED_CONNECTION_TIMEOUT_MS, timeoutMs);
+        await this.init({ timestamp: Date.now() }, wait, resumed);
+        return { connection: 'resumed' };
+      } catch (err) {
+        resumed.destroy();
+        resumeError = err;
+      }
+    }
     for (;;) {
       if (!alive()) throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
       try {
-        return await this.init({ timestamp: Date.now() }, Math.min(5000, deadline - Date.now()));
+        await this.init({ timestamp: Date.now() }, Math.min(5000, deadline - Date.now()));
+        return { connection: 'new', resumeError };
       } catch (err) {
         if (Date.now() > deadline) {
           throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`, {
@@ -114,32 +160,59 @@ export class EnvdClient {
   async init(
     body: { timestamp?: number; envVars?: Record<string, string> },
     timeoutMs = 30_000,
+    socket?: Socket,
   ): Promise<void> {
-    const req = this.http('POST', '/init', { 'content-type': 'application/json' });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    const res = await this.send(req, JSON.stringify(body));
-    const text = await readBody(res);
-    if (res.statusCode !== 204)
-      throw new AgentError('internal', `envd /init answered ${res.statusCode}: ${text}`);
+    await this.noContent('POST', '/init', { timeoutMs, socket, body: JSON.stringify(body) });
   }
 
   /**
    * Flushes the guest's filesystems to its disk (before a snapshot). The connection stays open until
-   * `release()`, so envd is idle when the VM stops: a snapshot taken while envd still closed the
-   * connection carried that work into every restore (~1,600 more translation blocks on the way to ready).
+   * released, so envd is idle when the VM stops: a snapshot taken while envd still closed the connection
+   * carried that work into every restore (~1,600 more translation blocks on the way to ready).
    */
-  async sync(timeoutMs = 10_000): Promise<{ release(): void }> {
-    const req = this.http('POST', '/sync', { connection: 'keep-alive' });
+  async sync(timeoutMs = 10_000): Promise<HeldConnection> {
+    const socket = await this.noContent('POST', '/sync', { timeoutMs, keepAlive: true });
+    try {
+      // Then, on the same connection, an empty /init: what a restore sends first is what the guest ran
+      // last, so V8's inline caches and map transitions for it are in the snapshot. After other work (an
+      // exec) they had changed, and a template's first answer ran ~2,500 more translation blocks.
+      await this.noContent('POST', '/init', { timeoutMs, keepAlive: true, socket, body: '{}' });
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    return {
+      socket,
+      release: () => socket.destroy(),
+      save: () => {
+        try {
+          return saveTcpConnection(socket);
+        } finally {
+          socket.destroy();
+        }
+      },
+    };
+  }
+
+  /** One request that must answer 204; returns its connection (left open with `keepAlive`). */
+  private async noContent(
+    method: string,
+    path: string,
+    options: { timeoutMs: number; keepAlive?: boolean; socket?: Socket; body?: string },
+  ): Promise<Socket> {
+    const headers: Record<string, string> = options.keepAlive ? { connection: 'keep-alive' } : {};
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const req = this.http(method, path, headers, options.socket);
+    const { timeoutMs } = options;
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    const res = await this.send(req);
+    const res = await this.send(req, options.body);
     const text = await readBody(res);
     const socket = req.socket;
-    const release = () => socket?.destroy();
-    if (res.statusCode !== 204) {
-      release();
-      throw new AgentError('internal', `envd /sync answered ${res.statusCode}: ${text}`);
+    if (res.statusCode !== 204 || !socket) {
+      socket?.destroy();
+      throw new AgentError('internal', `envd ${path} answered ${res.statusCode}: ${text}`);
     }
-    return { release };
+    return socket;
   }
 
   async *exec(options: ExecOptions): AsyncGenerator<ExecEvent> {

@@ -3,15 +3,23 @@
 // under its build id first, and memsnap's header rename commits it; until then it is only garbage.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { link, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { type Header, openFileMemorySource, SnapshotDir } from '@amber/memsnap';
+import type { TcpConnectionState } from '@amber/native';
 import { saveStateFile, switchDiskOverlay, type Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
 import { collapseChain, createOverlay } from './disk-chain.js';
 import { fsyncDir, fsyncFile } from './fsync.js';
 import { collectSnapshotGarbage } from './gc.js';
-import { devicesFile, diskFile, newLiveDisk, readCommitted } from './layout.js';
+import {
+  connectionFile,
+  devicesFile,
+  diskFile,
+  linkIfPresent,
+  newLiveDisk,
+  readCommitted,
+} from './layout.js';
 
 export interface CaptureInput {
   vm: Vm;
@@ -27,6 +35,8 @@ export interface CaptureInput {
   dirty: Array<[number, number]> | undefined;
   /** The VM runs on afterwards: its disk moves to a fresh overlay so the captured layer stays frozen. */
   keepRunning: boolean;
+  /** The host's end of the envd connection the stopped guest holds open, if it was saved. */
+  connection: TcpConnectionState | undefined;
   log: Logger;
 }
 
@@ -65,6 +75,8 @@ export async function captureGeneration(input: CaptureInput): Promise<Captured> 
     await saveStateFile(vm, tmpDevices, { ignoreShared: true });
     await fsyncFile(tmpDevices);
     await rename(tmpDevices, devices);
+    if (input.connection)
+      await writeDurably(join(dir, connectionFile(buildId)), JSON.stringify(input.connection));
     crashPoint('capture:devices-saved');
 
     const snapshot = await SnapshotDir.open(dir);
@@ -95,6 +107,14 @@ export async function captureGeneration(input: CaptureInput): Promise<Captured> 
   }
 }
 
+/** Temp name, fsync, rename; the header's commit fsyncs the directory. */
+async function writeDurably(path: string, data: string): Promise<void> {
+  const tmp = join(dirname(path), `.tmp-${basename(path)}`);
+  await writeFile(tmp, data);
+  await fsyncFile(tmp);
+  await rename(tmp, path);
+}
+
 async function moveToFreshOverlay(vm: Vm, dir: string, frozenBuildId: string): Promise<string> {
   const next = newLiveDisk(dir);
   await createOverlay(next, join(dir, diskFile(frozenBuildId)), 'qcow2');
@@ -114,6 +134,7 @@ export async function mergeGenerations(dir: string, log: Logger): Promise<Header
   log.info({ buildId, fromGeneration: committed.header.generation }, 'merge started');
   try {
     await link(committed.devicesPath, join(dir, devicesFile(buildId)));
+    await linkIfPresent(committed.connectionPath, join(dir, connectionFile(buildId)));
     await collapseChain(committed.diskPath, join(dir, diskFile(buildId)));
     crashPoint('merge:disk-collapsed');
     const header = await (await SnapshotDir.open(dir)).merge({ buildId });

@@ -2,13 +2,14 @@ import { access, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SnapshotDir } from '@amber/memsnap';
 import { localChain } from './disk-chain.js';
-import { devicesFile, diskFile, liveDisks } from './layout.js';
+import { connectionFile, devicesFile, diskFile, liveDisks } from './layout.js';
 
-const OURS = /^(devices\..+\.state|disk\..+\.qcow2|\.tmp-.*)$/;
+const OURS = /^(devices\..+\.state|disk\..+\.qcow2|envd-connection\..+\.json|\.tmp-.*)$/;
 
 /**
  * Removes what no committed state needs: memory generations the header no longer references, device states
- * of other generations, and disk layers outside the chains of the committed top and of the live overlay.
+ * and envd connections of other generations, and disk layers outside the chains of the committed top and
+ * of the live overlay.
  * Runs only under the sandbox's lock, so no write is in flight.
  */
 export async function collectSnapshotGarbage(dir: string): Promise<void> {
@@ -18,6 +19,7 @@ export async function collectSnapshotGarbage(dir: string): Promise<void> {
   const header = await snapshot.header();
   if (header) {
     keep.add(devicesFile(header.buildId));
+    keep.add(connectionFile(header.buildId));
     const top = join(dir, diskFile(header.buildId));
     if (await exists(top)) for (const layer of await localChain(top)) keep.add(basename(layer));
   }

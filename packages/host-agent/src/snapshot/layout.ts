@@ -8,6 +8,8 @@
 //   live.<random>.qcow2                 the running VM's overlays (never part of a snapshot). QEMU reopens
 //                                       images by name, so a file it uses is never renamed; all go when it exits
 //   working-set.bin                     the pages the last run touched first (a prefetch hint, the pager's)
+//   envd-connection.<buildId>.json      the host's end of the connection to envd that the guest in that
+//                                       generation still holds open (TCP_REPAIR state; a speed hint)
 import { randomUUID } from 'node:crypto';
 import { access, link, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,15 +19,20 @@ import { AgentError } from '../errors.js';
 const LIVE_DISK = /^live\..+\.qcow2$/;
 export const WORKING_SET = 'working-set.bin';
 
-/** Hard-links `fromDir`'s working set into `toDir`; false if `fromDir` has none. */
-export async function linkWorkingSet(fromDir: string, toDir: string): Promise<boolean> {
-  return link(join(fromDir, WORKING_SET), join(toDir, WORKING_SET)).then(
+/** Hard-links `from` to `to` if `from` exists; false if it does not. */
+export async function linkIfPresent(from: string, to: string): Promise<boolean> {
+  return link(from, to).then(
     () => true,
     (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
       return false;
     },
   );
+}
+
+/** Hard-links `fromDir`'s working set into `toDir`; false if `fromDir` has none. */
+export async function linkWorkingSet(fromDir: string, toDir: string): Promise<boolean> {
+  return linkIfPresent(join(fromDir, WORKING_SET), join(toDir, WORKING_SET));
 }
 
 /** Half-written working sets (the pager writes `<name>.tmp-<random>` and renames) a crash left behind. */
@@ -58,12 +65,18 @@ export function diskFile(buildId: string): string {
   return `disk.${buildId}.qcow2`;
 }
 
+export function connectionFile(buildId: string): string {
+  return `envd-connection.${buildId}.json`;
+}
+
 /** A complete, committed snapshot: memory header, device state and frozen disk of the same generation. */
 export interface CommittedSnapshot {
   dir: string;
   header: Header;
   devicesPath: string;
   diskPath: string;
+  /** Optional: a generation captured without a held envd connection has none. */
+  connectionPath: string;
 }
 
 /** The last committed snapshot in `dir`, or undefined if there is none. Throws if it is incomplete. */
@@ -75,6 +88,7 @@ export async function readCommitted(dir: string): Promise<CommittedSnapshot | un
     header,
     devicesPath: join(dir, devicesFile(header.buildId)),
     diskPath: join(dir, diskFile(header.buildId)),
+    connectionPath: join(dir, connectionFile(header.buildId)),
   };
   for (const path of [committed.devicesPath, committed.diskPath]) {
     await access(path).catch((cause) => {
