@@ -28,9 +28,18 @@ export interface QmpCommands {
   };
   'human-monitor-command': { args: { 'command-line': string }; ret: string };
   'blockdev-snapshot-sync': {
-    args: { device: string; 'snapshot-file': string; format: string; mode: 'existing' | 'absolute-paths' };
+    args: {
+      'node-name': string;
+      'snapshot-file': string;
+      'snapshot-node-name': string;
+      format: string;
+      mode: 'existing' | 'absolute-paths';
+    };
     ret: Record<string, never>;
   };
+  'blockdev-add': { args: Record<string, unknown>; ret: Record<string, never> };
+  'blockdev-reopen': { args: { options: Array<Record<string, unknown>> }; ret: Record<string, never> };
+  'blockdev-del': { args: { 'node-name': string }; ret: Record<string, never> };
 }
 
 type Pending = {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type Accel, accelArgs } from './accel.js';
+import { type DiskSpec, diskArgs } from './disk-graph.js';
 import { VmmError } from './errors.js';
 
 export interface VmSpec {
@@ -10,7 +11,7 @@ export interface VmSpec {
   kernel: string;
   initrd: string;
   cmdline: string;
-  disk: { path: string; format: 'qcow2' | 'raw' };
+  disk: DiskSpec;
   /** Guest RAM as a shared file we own (e.g. under /dev/shm), so snapshots can read it and restores can serve it lazily. */
   memoryFile: string;
   network?: { netns: string; tap: string; mac: string };
@@ -24,9 +25,6 @@ export interface VmSpec {
 }
 
 export const MAX_VCPUS = 64;
-
-/** The block device id of the sandbox disk, for QMP commands that switch its overlay. */
-export const DISK_DEVICE = 'disk0';
 
 export function runPaths(runDir: string) {
   return {
@@ -45,6 +43,15 @@ export function validateSpec(spec: VmSpec): void {
     throw new VmmError('invalid_spec', `memoryMib must be an integer >= 64, got ${spec.memoryMib}`);
   }
   if (spec.cmdline.includes('\n')) throw new VmmError('invalid_spec', 'cmdline must be one line');
+  if (
+    'placeholderBytes' in spec.disk &&
+    !(Number.isSafeInteger(spec.disk.placeholderBytes) && spec.disk.placeholderBytes > 0)
+  ) {
+    throw new VmmError(
+      'invalid_spec',
+      `placeholderBytes must be a positive integer, got ${spec.disk.placeholderBytes}`,
+    );
+  }
 }
 
 /**
@@ -78,10 +85,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     spec.initrd,
     '-append',
     spec.cmdline,
-    '-drive',
-    `file=${spec.disk.path},if=none,id=${DISK_DEVICE},format=${spec.disk.format},cache=unsafe,discard=unmap`,
-    '-device',
-    `virtio-blk-pci,drive=${DISK_DEVICE}`,
+    ...diskArgs(spec.disk),
     // Appended, so one log spans every boot and restore of the sandbox.
     '-chardev',
     `file,id=console0,path=${paths.console},append=on`,

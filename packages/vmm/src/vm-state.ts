@@ -3,7 +3,6 @@
 // written, and the snapshot engine owns the memory.
 import { VmmError } from './errors.js';
 import type { Vm } from './vm.js';
-import { DISK_DEVICE } from './vm-spec.js';
 
 export interface StateFileOptions {
   /** Leave shared guest RAM out of the stream (x-ignore-shared). */
@@ -64,17 +63,4 @@ export async function loadStateFile(vm: Vm, path: string, options: StateFileOpti
     `loading the VM state from ${path}`,
     options.timeoutMs ?? 60_000,
   );
-}
-
-/**
- * Makes `overlayPath` (an existing qcow2 whose backing is the disk's current top layer) the VM's writable
- * disk, so the old top stays frozen exactly as it is now. The VM should be stopped.
- */
-export async function switchDiskOverlay(vm: Vm, overlayPath: string): Promise<void> {
-  await vm.qmp.execute('blockdev-snapshot-sync', {
-    device: DISK_DEVICE,
-    'snapshot-file': overlayPath,
-    format: 'qcow2',
-    mode: 'existing',
-  });
 }

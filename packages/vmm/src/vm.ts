@@ -6,6 +6,7 @@ import { createConnection } from 'node:net';
 import { shimEnv } from '@amber/native';
 import type { Logger } from 'pino';
 
+import { type DiskImage, deviceNode, imageNode, imageNodeName } from './disk-graph.js';
 import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
 import { QmpClient } from './qmp-client.js';
@@ -34,15 +35,19 @@ const DEFAULT_QEMU = 'qemu-system-x86_64';
 export class Vm extends EventEmitter {
   private exitInfo?: VmExit;
   readonly exited: Promise<VmExit>;
+  #spec: VmSpec;
+  /** Image nodes created so far; the newest is the disk's top (disk-graph.ts). */
+  #imageNodes = 1;
 
   private constructor(
-    readonly spec: VmSpec,
+    spec: VmSpec,
     readonly pid: number,
     readonly qmp: QmpClient,
     private readonly log: Logger,
     exit: Promise<VmExit>,
   ) {
     super();
+    this.#spec = spec;
     this.exited = exit.then((info) => {
       this.exitInfo = info;
       this.qmp.close();
@@ -50,6 +55,11 @@ export class Vm extends EventEmitter {
       this.emit('exit', info);
       return info;
     });
+  }
+
+  /** The launch spec, with `disk` following the disk's current top image. */
+  get spec(): VmSpec {
+    return this.#spec;
   }
 
   get running(): boolean {
@@ -135,6 +145,39 @@ export class Vm extends EventEmitter {
   /** True once the guest has gone idle (its vCPU threads sleep), false if it stays busy past `maxMs`. */
   waitIdle(options?: IdleOptions): Promise<boolean> {
     return waitVcpusIdle(this.pid, options);
+  }
+
+  /**
+   * Puts the real disk under a VM launched with a placeholder (before its `migrate-incoming`): the image is
+   * opened as a new node, the device's raw node is reopened onto it, the placeholder dropped.
+   */
+  async attachDisk(disk: DiskImage): Promise<void> {
+    if (!('placeholderBytes' in this.#spec.disk))
+      throw new VmmError('invalid_spec', 'attachDisk needs a VM launched with a placeholder disk');
+    const previous = imageNodeName(this.#imageNodes - 1);
+    const next = imageNodeName(this.#imageNodes);
+    await this.qmp.execute('blockdev-add', imageNode(disk, next));
+    this.#imageNodes += 1;
+    await this.qmp.execute('blockdev-reopen', { options: [deviceNode(next)] });
+    await this.qmp.execute('blockdev-del', { 'node-name': previous });
+    this.#spec = { ...this.#spec, disk };
+  }
+
+  /**
+   * Makes `overlayPath` (an existing qcow2 whose backing is the disk's current top layer) the VM's writable
+   * disk, so the old top stays frozen exactly as it is now. The VM should be stopped.
+   */
+  async switchDiskOverlay(overlayPath: string): Promise<void> {
+    const next = imageNodeName(this.#imageNodes);
+    await this.qmp.execute('blockdev-snapshot-sync', {
+      'node-name': imageNodeName(this.#imageNodes - 1),
+      'snapshot-file': overlayPath,
+      'snapshot-node-name': next,
+      format: 'qcow2',
+      mode: 'existing',
+    });
+    this.#imageNodes += 1;
+    this.#spec = { ...this.#spec, disk: { path: overlayPath, format: 'qcow2' } };
   }
 
   async pause(): Promise<void> {
