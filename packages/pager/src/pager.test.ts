@@ -1,6 +1,7 @@
 // The pager without a VM: uffd-helper maps a /dev/shm file with the shim preloaded, exactly as QEMU
 // would, and the pager serves it from a 3-generation chain.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
 import { test } from 'node:test';
 import { shimEnv } from '@amber/native';
 import { PAGE_SIZE, pageHash, rng, UffdHelperProcess, writePattern } from '@amber/native/testing';
@@ -165,4 +166,36 @@ test('without WP_ASYNC the pager falls back to synchronous write-protect faults,
   assert.deepEqual(pagesOf(pager.takeDirtyRanges()), [7, 1000, 1001]);
   await helper.write([7]);
   assert.deepEqual(pagesOf(pager.takeDirtyRanges()), [7]);
+});
+
+test('a parked handoff waits for serve(), then serves that snapshot; a wrong size is refused', async (t) => {
+  const paths = testPaths(t);
+  const size = 8 << 20;
+  const chain = buildChain(paths.dir, size, 2, 11);
+  const pager = await Pager.listen({
+    socketPath: paths.socketPath,
+    memoryBytes: size,
+    logger: testLogger(),
+    trackDirty: true,
+  });
+  t.after(() => pager.close());
+  const helper = new UffdHelperProcess(paths.memPath, size, pager.shimEnv(paths.memPath));
+  t.after(() => helper.kill());
+  const attachment = await pager.attached;
+  assert.equal((await helper.ready()).pid, attachment.pid);
+  assert.equal(pager.state, 'parked');
+  assert.throws(() => pager.stats(), { code: 'not_attached' });
+
+  const other = buildChain(mkdtempSync(`${paths.dir}/other-`), size * 2, 1, 3);
+  await assert.rejects(pager.serve({ snapshot: other.source }), { code: 'bad_handoff' });
+  assert.equal(pager.state, 'parked');
+
+  await pager.serve({ snapshot: chain.source, recordWorkingSet: true });
+  assert.equal(pager.state, 'attached');
+  for (const [page, hash] of await helper.readRandom(99, 500)) {
+    assert.equal(hash, pageHash(chain.reference.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE)));
+  }
+  await helper.write([3]);
+  assert.deepEqual(pager.takeDirtyRanges(), [[3 * PAGE_SIZE, 4 * PAGE_SIZE]]);
+  assert.ok(pager.workingSet().length > 0);
 });

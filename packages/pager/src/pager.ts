@@ -40,6 +40,12 @@ export interface PagerOptions {
   prefetch?: PrefetchOption;
   /** Record first-touch order of faulted pages, for workingSet()/saveWorkingSet(). */
   recordWorkingSet?: boolean;
+  /**
+   * Without a snapshot: the guest RAM size the handoff must carry. The pager then acknowledges the handoff
+   * and holds the userfaultfd ('parked') until `serve()` names the snapshot; used for a VM launched ahead of
+   * the restore it will serve.
+   */
+  memoryBytes?: number;
   /** How long to wait for the handoff. Default 30 s. */
   handoffTimeoutMs?: number;
   /** Errors that do not stop the pager (storage retries, unexpected uffd errors). */
@@ -54,7 +60,7 @@ export interface Attachment {
   tracking: TrackingMode | undefined;
 }
 
-type State = 'listening' | 'attached' | 'detached' | 'peer_gone' | 'failed' | 'closed';
+type State = 'listening' | 'parked' | 'attached' | 'detached' | 'peer_gone' | 'failed' | 'closed';
 
 export class Pager {
   readonly socketPath: string;
@@ -63,9 +69,11 @@ export class Pager {
   /** Resolves when the shim's connection ends (the VM exited, or detach/close). */
   readonly disconnected: Promise<void>;
 
-  readonly #options: PagerOptions;
+  #options: PagerOptions;
   readonly #log: Logger;
-  readonly #snapshot: OpenedSnapshot;
+  #snapshot: OpenedSnapshot | undefined;
+  /** The handoff's userfaultfd while parked. */
+  #parkedUffd: number | undefined;
   #state: State = 'listening';
   #listenFd: number | undefined;
   #cancelFd: number | undefined;
@@ -76,7 +84,7 @@ export class Pager {
   #prefetchOrder: readonly number[];
   #resolveDisconnected!: () => void;
 
-  private constructor(options: PagerOptions, snapshot: OpenedSnapshot) {
+  private constructor(options: PagerOptions, snapshot: OpenedSnapshot | undefined) {
     this.#options = options;
     this.#log = options.logger;
     this.#snapshot = snapshot;
@@ -92,10 +100,14 @@ export class Pager {
     this.attached.catch(() => {}); // callers that never await must not crash the process
   }
 
-  /** Opens the snapshot and starts listening for the handoff. */
+  /** Opens the snapshot (unless parking, see `memoryBytes`) and starts listening for the handoff. */
   static async listen(options: PagerOptions): Promise<Pager> {
     const from = options.snapshotDir ?? options.snapshot;
-    if (from === undefined) throw new PagerError('no_snapshot', 'PagerOptions needs snapshotDir or snapshot');
+    if (from === undefined) {
+      if (!(Number.isSafeInteger(options.memoryBytes) && (options.memoryBytes as number) > 0))
+        throw new PagerError('no_snapshot', 'PagerOptions needs snapshotDir, snapshot or memoryBytes');
+      return new Pager(options, undefined);
+    }
     const snapshot = await openSnapshot(from);
     try {
       return new Pager(options, snapshot);
@@ -103,6 +115,33 @@ export class Pager {
       snapshot.close();
       throw cause;
     }
+  }
+
+  /**
+   * Starts serving a parked handoff from `source`, whose memory must be the size the pager was parked
+   * with. Prefetch and working-set options given here replace those given to `listen`.
+   */
+  async serve(
+    source: Pick<PagerOptions, 'snapshotDir' | 'snapshot' | 'prefetch' | 'recordWorkingSet'>,
+  ): Promise<void> {
+    if (this.#state !== 'parked' || this.#parkedUffd === undefined || !this.#attachment)
+      throw new PagerError('not_attached', `the pager is ${this.#state}, not parked`);
+    const from = source.snapshotDir ?? source.snapshot;
+    if (from === undefined) throw new PagerError('no_snapshot', 'serve() needs snapshotDir or snapshot');
+    const snapshot = await openSnapshot(from);
+    if (snapshot.header.size !== this.#options.memoryBytes) {
+      snapshot.close();
+      throw new PagerError(
+        'bad_handoff',
+        `the snapshot holds ${snapshot.header.size} bytes of memory, the parked guest ${this.#options.memoryBytes}`,
+      );
+    }
+    this.#snapshot = snapshot;
+    this.#options = { ...this.#options, ...source };
+    this.#prefetchOrder = typeof source.prefetch === 'object' ? source.prefetch.workingSet : [];
+    const uffd = this.#parkedUffd;
+    this.#parkedUffd = undefined;
+    this.#serveFaults(uffd, snapshot, this.#attachment);
   }
 
   /** Environment for QEMU (LD_PRELOAD of the shim) consistent with this pager's options. */
@@ -114,9 +153,9 @@ export class Pager {
     return this.#state;
   }
 
-  /** Guest memory size of the snapshot in bytes. */
+  /** Guest memory size in bytes (the snapshot's, or the parked size). */
   get memorySize(): number {
-    return this.#snapshot.header.size;
+    return this.#snapshot?.header.size ?? (this.#options.memoryBytes as number);
   }
 
   async #accept(): Promise<Attachment> {
@@ -168,7 +207,7 @@ export class Pager {
         `the handoff must carry exactly one userfaultfd, it carried ${fds.length}`,
       );
     }
-    const regions = parseHandoff(data, this.#snapshot.header.size);
+    const regions = parseHandoff(data, this.memorySize);
     const uffd = fds[0] as number;
     const tracker = this.#options.trackDirty ? DirtyTracker.open(pid, regions) : undefined;
     this.#tracker = tracker;
@@ -178,14 +217,29 @@ export class Pager {
         'async write-protect (WP_ASYNC + PAGEMAP_SCAN, Linux >= 6.7) is unavailable; tracking dirty pages with synchronous write-protect faults',
       );
     }
+    const attachment = { pid, regions, tracking: tracker?.mode };
+    this.#attachment = attachment;
+    if (!this.#snapshot) {
+      // Faults before serve() wait in the userfaultfd; a guest that is not running makes none.
+      this.#parkedUffd = uffd;
+      this.#link?.send('ok');
+      this.#state = 'parked';
+      this.#log.info({ peerPid: pid }, 'guest memory handed over; parked until a snapshot is named');
+      return attachment;
+    }
+    this.#serveFaults(uffd, this.#snapshot, attachment);
+    return attachment;
+  }
+
+  #serveFaults(uffd: number, snapshot: OpenedSnapshot, attachment: Attachment): void {
     const server = new FaultServer(
       {
         uffd,
-        regions: regions.map((r) => ({ base: r.base, size: r.size, offset: r.offset })),
-        table: this.#snapshot.table.entries,
-        fds: this.#snapshot.fds,
+        regions: attachment.regions.map((r) => ({ base: r.base, size: r.size, offset: r.offset })),
+        table: snapshot.table.entries,
+        fds: snapshot.fds,
         pagesPerFault: this.#options.pagesPerFault ?? 8,
-        wp: tracker?.mode ?? 'none',
+        wp: this.#tracker?.mode ?? 'none',
         prefetch: toPlan(this.#options.prefetch),
         recordWorkingSet: this.#options.recordWorkingSet ?? false,
       },
@@ -194,20 +248,18 @@ export class Pager {
     this.#server = server;
     server.start();
     closeSync(uffd); // the server holds its own duplicate
-    this.#link?.send('ok');
+    if (this.#state !== 'parked') this.#link?.send('ok');
     this.#state = 'attached';
-    this.#attachment = { pid, regions, tracking: tracker?.mode };
     this.#log.info(
       {
-        peerPid: pid,
-        regions: regions.map((r) => ({ offset: r.offset, size: r.size })),
-        generation: this.#snapshot.header.generation,
-        tableEntries: this.#snapshot.table.entries.length,
-        tracking: tracker?.mode ?? 'off',
+        peerPid: attachment.pid,
+        regions: attachment.regions.map((r) => ({ offset: r.offset, size: r.size })),
+        generation: snapshot.header.generation,
+        tableEntries: snapshot.table.entries.length,
+        tracking: this.#tracker?.mode ?? 'off',
       },
       'guest memory handed over; serving faults',
     );
-    return this.#attachment;
   }
 
   #onEvent(e: FaultServerEvent): void {
@@ -217,6 +269,10 @@ export class Pager {
 
   #onDisconnected(): void {
     this.#resolveDisconnected();
+    if (this.#state === 'parked') {
+      this.#state = 'peer_gone';
+      this.#log.info({ peerPid: this.#attachment?.pid }, 'the parked guest process went away');
+    }
     if (this.#state === 'attached') {
       this.#state = 'peer_gone';
       this.#log.info({ peerPid: this.#attachment?.pid }, 'the guest process went away; fault loop stopped');
@@ -342,7 +398,9 @@ export class Pager {
     await this.#link?.destroy();
     await this.#server?.stop();
     this.#tracker?.close();
-    this.#snapshot.close();
+    this.#snapshot?.close();
+    if (this.#parkedUffd !== undefined) closeSync(this.#parkedUffd);
+    this.#parkedUffd = undefined;
     this.#stopListening();
     if (this.#cancelFd !== undefined) {
       closeSync(this.#cancelFd);
