@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SandboxState } from '@amber/proto/hostagent';
 import { namespacePrefix } from './network/network-slot.js';
+import { qemuPidsUnder } from './recovery.js';
 import { connectHostAgent, type HostAgentClient } from './rpc/client.js';
 import { startKeeper, verifyKeeper } from './test-support/keeper.js';
 import { execText, readText, writeText } from './test-support/test-agent.js';
@@ -127,8 +128,11 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
   const namespacesBefore = readdirSync('/run/netns').filter((name) => name.startsWith(ours));
   assert.ok(namespacesBefore.length >= 2, 'both VMs run in namespaces of their own');
 
+  const pooledBefore = await qemuPidsUnder(join(home, 'pool'));
+  assert.ok(pooledBefore.length >= 1, 'a QEMU was launched ahead for the next resume');
   await pauseAndCrashAt('capture:devices-saved');
   assert.equal(isRunning(bystanderPid), false, 'no orphan QEMU after the restart');
+  for (const pid of pooledBefore) assert.equal(isRunning(pid), false, 'no orphan pooled QEMU');
   for (const name of namespacesBefore)
     assert.equal(existsSync(`/run/netns/${name}`), false, `no orphan network namespace (${name})`);
   const listed = (await agent.client.listSandboxes({})).sandboxes.map((s) => s.id);

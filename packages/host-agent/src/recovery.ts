@@ -8,12 +8,23 @@ import { type SandboxRecord, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
 import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
 import { TemplateStore } from './templates.js';
+import { poolPaths } from './vm-pool.js';
 
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
 export async function isSandboxQemu(pid: number | undefined, runDir: string): Promise<boolean> {
   if (!pid) return false;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return cmdline.includes('qemu-system') && cmdline.includes(runDir);
+}
+
+/** Live QEMU processes whose command line names a path under `dir`. */
+export async function qemuPidsUnder(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (await isSandboxQemu(Number(entry), `${dir}/`)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 /**
@@ -70,10 +81,16 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     await rm(paths.dir, { recursive: true, force: true });
     log.warn({ sandbox: id, state: record?.state }, 'removed a sandbox left by a previous agent');
   }
+  // QEMUs launched ahead (vm-pool.ts), idle or serving a sandbox: their shim ends them when the agent's
+  // pager goes, but nothing is left to chance.
+  const pool = poolPaths(config);
+  for (const pid of await qemuPidsUnder(pool.dir)) await killAndWait(pid);
+  await rm(pool.dir, { recursive: true, force: true });
   // No VM survived, so no namespace is in use: the killed VMs' and the previous agent's pooled ones.
   for (const netns of await listNetworkSlots(namespacePrefix(config.home))) await destroyNetworkSlot(netns);
   for (const name of await readdir(config.shmDir).catch(() => [] as string[])) {
-    if (/^amber-[a-z0-9]{20}\.mem$/.test(name)) await rm(join(config.shmDir, name), { force: true });
+    if (/^amber-[a-z0-9]{20}\.mem$/.test(name) || name.startsWith(pool.memoryPrefix))
+      await rm(join(config.shmDir, name), { force: true });
   }
   await rm(join(config.home, 'staging'), { recursive: true, force: true });
   await new TemplateStore(config.home).cleanUp();

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Image } from '@amber/image';
 import { Pager, type PrefetchOption } from '@amber/pager';
 import { loadStateFile, Vm, type VmSpec } from '@amber/vmm';
@@ -7,24 +7,19 @@ import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
 import { resumeHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
-import { destroyNetworkSlot, GUEST_NET, kernelNetArgs, type NetworkSlot } from './network/network-slot.js';
+import { vmSpec } from './guest-vm.js';
+import { destroyNetworkSlot, GUEST_NET, type NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
 import { PhaseTimer } from './phase-timer.js';
 import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
 import { createOverlay } from './snapshot/disk-chain.js';
 import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot/layout.js';
+import { discardPooled, type PooledVm, type VmPool } from './vm-pool.js';
 
 const WARM_UP_ROUNDS = 3;
 
 /** How long a cold boot may take to reach a healthy guest agent (TCG is slow; KVM is ~10x faster). */
 const BOOT_TIMEOUT_MS = 90_000;
-
-// The boot-time trims (crypto self-tests, extra UARTs, entropy wait) took ~0.5 s off a TCG boot. psi=0:
-// pressure accounting runs on every context switch, ~150 more translation blocks after each restore.
-export const GUEST_CMDLINE = [
-  'console=ttyS0 quiet mitigations=off tsc=reliable no_timer_check panic=-1 psi=0',
-  'cryptomgr.notests 8250.nr_uarts=1 random.trust_cpu=on amber.hostname=amber',
-].join(' ');
 
 export interface BootRequest {
   id: string;
@@ -32,22 +27,6 @@ export interface BootRequest {
   memoryMib: number;
   image: Image;
   paths: SandboxPaths;
-}
-
-export function vmSpec(config: AgentConfig, req: BootRequest, slot: NetworkSlot, disk: string): VmSpec {
-  return {
-    runDir: req.paths.run,
-    vcpus: req.vcpus,
-    memoryMib: req.memoryMib,
-    kernel: req.image.kernel,
-    initrd: req.image.initrd,
-    cmdline: `${GUEST_CMDLINE} ${kernelNetArgs()}`,
-    disk: { path: disk, format: 'qcow2' },
-    memoryFile: req.paths.memory,
-    network: { netns: slot.netns, tap: slot.tap, mac: slot.mac },
-    accel: config.accel,
-    tcgCacheMib: config.tcgCacheMib,
-  };
 }
 
 /**
@@ -67,7 +46,8 @@ export async function bootSandbox(
   const slot = await slots.take();
   let vm: Vm | undefined;
   try {
-    vm = await Vm.launch(vmSpec(config, req, slot, disk), { log });
+    const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
+    vm = await Vm.launch(vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }), { log });
     const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
     // The guest read the host's clock from its RTC; the timestamp sets it below a second.
     await envd.init({ timestamp: Date.now() });
@@ -110,18 +90,86 @@ export interface RestoreRequest extends BootRequest {
 }
 
 /**
- * Lazy restore: a fresh overlay on the snapshot's frozen disk, QEMU with the shim on an empty RAM file,
- * the pager serving its faults from the header chain, the device state loaded, then envd told the time.
+ * Lazy restore: a fresh overlay on the snapshot's frozen disk, QEMU with the shim on an empty RAM file (a
+ * pooled one if there is one: vm-pool.ts), the pager serving its faults from the header chain, the device
+ * state loaded, then envd told the time on the connection the snapshot kept open.
  */
 export async function restoreSandbox(
   config: AgentConfig,
   slots: NetworkSlotPool,
+  pool: VmPool,
   req: RestoreRequest,
   log: Logger,
 ): Promise<SandboxRuntime> {
   const phases = new PhaseTimer();
   await Promise.all([rm(req.paths.memory, { force: true }), removeLiveDisks(req.paths.snapshot)]);
   const disk = newLiveDisk(req.paths.snapshot);
+  const pooled = await pool.take(req);
+  const parts: Partial<PooledVm> = {};
+  try {
+    const { vm, pager, slot } = pooled
+      ? await usePooled(pooled, req, disk, phases)
+      : await launchForRestore(config, slots, req, disk, phases, log, parts);
+    await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
+    phases.mark('devices');
+    // Before `cont`: what the socket sends waits in the tap until the guest runs.
+    const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
+    await vm.resume();
+    const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
+    const ready = await envd.initWhenReady(BOOT_TIMEOUT_MS, () => vm.running, held);
+    phases.mark('ready');
+    if (ready.connection === 'new' && ready.resumeError)
+      log.warn({ err: ready.resumeError }, 'the resumed envd connection did not answer; a new one did');
+    const stats = pager.stats();
+    log.info(
+      {
+        phases: phases.done(),
+        pooledVm: pooled !== undefined,
+        envdConnection: ready.connection,
+        faults: stats.faults,
+        faultP50Us: stats.latencyP50Us,
+        faultP99Us: stats.latencyP99Us,
+      },
+      'restore phases',
+    );
+    return { vm, slot, envd, pager, disk, expectedExit: false, envdConnection: ready.connection };
+  } catch (err) {
+    if (pooled) await discardPooled(pooled);
+    else {
+      await parts.vm?.kill();
+      await parts.pager?.close();
+      if (parts.slot) await destroyNetworkSlot(parts.slot.netns);
+    }
+    await rm(req.paths.memory, { force: true });
+    await rm(disk, { force: true });
+    throw err;
+  }
+}
+
+/** A pooled VM takes the restore: its pager is told the snapshot, its RAM file renamed, its disk attached. */
+async function usePooled(pooled: PooledVm, req: RestoreRequest, disk: string, phases: PhaseTimer) {
+  const steps = await Promise.allSettled([
+    createOverlay(disk, req.snapshot.diskPath, 'qcow2'),
+    pooled.pager.serve({ snapshotDir: req.snapshot.dir, prefetch: req.prefetch, recordWorkingSet: true }),
+    rename(pooled.memoryFile, req.paths.memory),
+  ]);
+  phases.mark('setup');
+  for (const step of steps) if (step.status === 'rejected') throw step.reason;
+  await pooled.vm.attachDisk({ path: disk, format: 'qcow2' });
+  phases.mark('launch');
+  return pooled;
+}
+
+/** A QEMU of its own for the restore; what it sets up is recorded in `parts` for the caller's cleanup. */
+async function launchForRestore(
+  config: AgentConfig,
+  slots: NetworkSlotPool,
+  req: RestoreRequest,
+  disk: string,
+  phases: PhaseTimer,
+  log: Logger,
+  parts: Partial<PooledVm>,
+): Promise<PooledVm> {
   // Independent setup, side by side: overlay, network namespace, pager (opens the snapshot's files).
   const [overlay, slotResult, pagerResult] = await Promise.allSettled([
     createOverlay(disk, req.snapshot.diskPath, 'qcow2'),
@@ -138,61 +186,30 @@ export async function restoreSandbox(
     ),
   ]);
   phases.mark('setup');
-  let vm: Vm | undefined;
-  const pager = pagerResult.status === 'fulfilled' ? pagerResult.value : undefined;
-  const slot = slotResult.status === 'fulfilled' ? slotResult.value : undefined;
-  try {
-    for (const step of [overlay, slotResult, pagerResult]) if (step.status === 'rejected') throw step.reason;
-    if (!pager || !slot) throw new AgentError('internal', 'restore setup incomplete');
-    const spec: VmSpec = {
-      ...vmSpec(config, req, slot, disk),
-      incoming: true,
-      uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
-    };
-    vm = await Vm.launch(spec, { log });
-    phases.mark('launch');
-    const launched = vm;
-    await Promise.race([
-      pager.attached,
-      launched.exited.then(async (exit) => {
-        throw new AgentError(
-          'internal',
-          `QEMU exited before handing its memory to the pager (code ${exit.code})\n${await launched.consoleTail()}`,
-        );
-      }),
-    ]);
-    phases.mark('handoff');
-    await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
-    phases.mark('devices');
-    // Before `cont`: what the socket sends waits in the tap until the guest runs.
-    const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
-    await vm.resume();
-    const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
-    const running = vm;
-    const ready = await envd.initWhenReady(BOOT_TIMEOUT_MS, () => running.running, held);
-    phases.mark('ready');
-    if (ready.connection === 'new' && ready.resumeError)
-      log.warn({ err: ready.resumeError }, 'the resumed envd connection did not answer; a new one did');
-    const stats = pager.stats();
-    log.info(
-      {
-        phases: phases.done(),
-        envdConnection: ready.connection,
-        faults: stats.faults,
-        faultP50Us: stats.latencyP50Us,
-        faultP99Us: stats.latencyP99Us,
-      },
-      'restore phases',
-    );
-    return { vm, slot, envd, pager, disk, expectedExit: false, envdConnection: ready.connection };
-  } catch (err) {
-    await vm?.kill();
-    await pager?.close();
-    if (slot) await destroyNetworkSlot(slot.netns);
-    await rm(req.paths.memory, { force: true });
-    await rm(disk, { force: true });
-    throw err;
-  }
+  if (pagerResult.status === 'fulfilled') parts.pager = pagerResult.value;
+  if (slotResult.status === 'fulfilled') parts.slot = slotResult.value;
+  for (const step of [overlay, slotResult, pagerResult]) if (step.status === 'rejected') throw step.reason;
+  const { pager, slot } = parts as PooledVm;
+  const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
+  const spec: VmSpec = {
+    ...vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
+    incoming: true,
+    uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
+  };
+  const vm = await Vm.launch(spec, { log });
+  parts.vm = vm;
+  phases.mark('launch');
+  await Promise.race([
+    pager.attached,
+    vm.exited.then(async (exit) => {
+      throw new AgentError(
+        'internal',
+        `QEMU exited before handing its memory to the pager (code ${exit.code})\n${await vm.consoleTail()}`,
+      );
+    }),
+  ]);
+  phases.mark('handoff');
+  return { vm, pager, slot, memoryFile: req.paths.memory };
 }
 
 /** Stops QEMU and frees the namespace and guest RAM. Safe to call on a VM that already died. */
@@ -202,4 +219,7 @@ export async function teardownRuntime(runtime: SandboxRuntime, paths: SandboxPat
   await runtime.pager?.close();
   await destroyNetworkSlot(runtime.slot.netns);
   await rm(paths.memory, { force: true });
+  // A VM that came from the pool keeps the run directory it was launched in.
+  if (runtime.vm.spec.runDir !== paths.run)
+    await rm(runtime.vm.spec.runDir, { recursive: true, force: true });
 }

@@ -22,6 +22,7 @@ import {
   validateSandboxId,
   validateTtl,
 } from './validate.js';
+import { VmPool } from './vm-pool.js';
 
 export interface ExecInput {
   cmd: string;
@@ -44,6 +45,8 @@ export class SandboxManager {
   readonly snapshots: SandboxSnapshots;
   /** Network namespaces made ahead, so a boot or restore does not wait for one. */
   readonly slots: NetworkSlotPool;
+  /** QEMU launched ahead for restores. */
+  readonly pool: VmPool;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -54,6 +57,7 @@ export class SandboxManager {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
     this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
+    this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }));
   }
 
   /** The image a sandbox was built from (snapshots restore with the kernel they booted). */
@@ -75,6 +79,7 @@ export class SandboxManager {
 
   async close(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
+    await this.pool.close();
     await this.slots.close();
   }
 

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SnapshotDir } from '@amber/memsnap';
 import { PrefetchPolicy, SandboxState } from '@amber/proto/hostagent';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { qemuPidsUnder } from './recovery.js';
 import { keeperCounter, startKeeper, verifyKeeper, zeroKeeperPages } from './test-support/keeper.js';
 import { execText, readText, startTestAgent, type TestAgent, writeText } from './test-support/test-agent.js';
 
@@ -18,6 +19,11 @@ after(async () => {
 });
 
 const MIB = 1 << 20;
+
+/** Whether the sandbox's VM was launched ahead, by the pool (vm-pool.ts). */
+function fromPool(id: string): boolean {
+  return t.agent.manager.get(id).runtime?.vm.spec.runDir.startsWith(join(t.home, 'pool')) ?? false;
+}
 
 async function newSandbox(memoryMib: number): Promise<string> {
   const { sandbox } = await t.client.createSandbox({ spec: { memoryMib } });
@@ -42,6 +48,7 @@ describe('pause and resume', () => {
     await startKeeper(t.client, id, 64);
     let last = 0;
     let merged = false;
+    let pooled = 0;
     for (let cycle = 1; cycle <= 12; cycle++) {
       await writeText(t.client, id, `/root/cycle-${cycle}.txt`, `cycle ${cycle}\n`.repeat(1000));
       await pause(id);
@@ -49,12 +56,14 @@ describe('pause and resume', () => {
       if (cycle > 1 && generations === 1) merged = true;
       // Every prefetch policy serves the same memory; only the timing differs.
       await resume(id, [PrefetchPolicy.NONE, PrefetchPolicy.ALL, PrefetchPolicy.WORKING_SET][cycle % 3]);
+      if (fromPool(id)) pooled++;
       const { counter, result } = await verifyKeeper(t.client, id);
       assert.equal(result, 'ok', `cycle ${cycle}: the keeper's memory`);
       assert.ok(counter > last, `cycle ${cycle}: counter ${counter} moved on from ${last}`);
       last = counter;
     }
     assert.ok(merged, 'the generation cap merged the chain at least once');
+    assert.ok(pooled >= 10, `resumes after the first use a QEMU launched ahead (${pooled} of 12)`);
     for (let cycle = 1; cycle <= 12; cycle++) {
       assert.equal(await readText(t.client, id, `/root/cycle-${cycle}.txt`), `cycle ${cycle}\n`.repeat(1000));
     }
@@ -104,6 +113,8 @@ describe('pause and resume', () => {
     await resume(id);
     await zeroKeeperPages(t.client, id);
     await pause(id);
+    // A pooled QEMU that died while waiting is not used: the resume launches its own.
+    for (const pid of await qemuPidsUnder(join(t.home, 'pool'))) process.kill(pid, 'SIGKILL');
     // A damaged saved connection only costs speed: a new connection does the job.
     const snapshotDir = t.agent.manager.paths(id).snapshot;
     const saved = readdirSync(snapshotDir).filter((name) => name.startsWith('envd-connection.'));
@@ -113,6 +124,7 @@ describe('pause and resume', () => {
     await new Promise((r) => setTimeout(r, 10_000));
     await resume(id);
     assert.equal(t.agent.manager.get(id).runtime?.envdConnection, 'new');
+    assert.equal(fromPool(id), false, 'the dead pooled QEMU was not used');
     const { result } = await verifyKeeper(t.client, id);
     assert.equal(result, 'ok', 'zeroed pages read zero, the rest the pattern');
 

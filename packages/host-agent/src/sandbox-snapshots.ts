@@ -176,6 +176,7 @@ export class SandboxSnapshots {
       const runtime = await restoreSandbox(
         this.manager.config,
         this.manager.slots,
+        this.manager.pool,
         {
           id: sandbox.id,
           vcpus: sandbox.vcpus,

@@ -7,7 +7,7 @@ import { link, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Header, openFileMemorySource, SnapshotDir } from '@amber/memsnap';
 import type { TcpConnectionState } from '@amber/native';
-import { saveStateFile, switchDiskOverlay, type Vm } from '@amber/vmm';
+import { saveStateFile, type Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
 import { collapseChain, createOverlay } from './disk-chain.js';
 import { fsyncDir, fsyncFile } from './fsync.js';
@@ -118,7 +118,7 @@ async function writeDurably(path: string, data: string): Promise<void> {
 async function moveToFreshOverlay(vm: Vm, dir: string, frozenBuildId: string): Promise<string> {
   const next = newLiveDisk(dir);
   await createOverlay(next, join(dir, diskFile(frozenBuildId)), 'qcow2');
-  await switchDiskOverlay(vm, next);
+  await vm.switchDiskOverlay(next);
   return next;
 }
 

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Pager } from '@amber/pager';
+import { Vm } from '@amber/vmm';
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config.js';
+import { type VmShape, vmSpec } from './guest-vm.js';
+import { destroyNetworkSlot, type NetworkSlot, namespacePrefix } from './network/network-slot.js';
+import type { NetworkSlotPool } from './network/slot-pool.js';
+
+/** A QEMU waiting for a restore: in its namespace, guest RAM handed to a parked pager, disk a placeholder. */
+export interface PooledVm {
+  vm: Vm;
+  pager: Pager;
+  slot: NetworkSlot;
+  /** The empty guest RAM file; the restore renames it to the sandbox's. */
+  memoryFile: string;
+}
+
+/** Refills wait this long, so the new QEMU does not take CPU from the guest that was just restored. */
+const REFILL_DELAY_MS = 200;
+/** Shapes kept ready: the most recently restored ones. */
+const MAX_SHAPES = 2;
+
+/** The directory of pooled VMs' run dirs, and the start of their RAM files' names (recovery removes both). */
+export function poolPaths(config: AgentConfig) {
+  return { dir: join(config.home, 'pool'), memoryPrefix: `${namespacePrefix(config.home)}pool-` };
+}
+
+/**
+ * QEMU launched ahead of the restores that will use it. Starting QEMU (exec, ~50 libraries to link, machine
+ * setup, the shim's handoff) was ~40-55 ms of every resume and template spawn, a third of the time to
+ * ready on TCG; a pooled VM only needs its disk attached (`blockdev-reopen`) and its pager told the
+ * snapshot. One VM is kept per recently used shape (vcpus, memory, image); each is used once.
+ */
+export class VmPool {
+  readonly #ready = new Map<string, PooledVm>();
+  readonly #launching = new Map<string, Promise<PooledVm | undefined>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #recent: string[] = [];
+  #closed = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly slots: NetworkSlotPool,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined; either way
+   * the shape is refilled in the background.
+   */
+  async take(shape: VmShape): Promise<PooledVm | undefined> {
+    const key = shapeKey(shape);
+    this.#remember(key);
+    let pooled = this.#ready.get(key);
+    this.#ready.delete(key);
+    if (!pooled) pooled = await this.#launching.get(key);
+    this.#ready.delete(key);
+    this.#refill(key, shape);
+    if (pooled && (!pooled.vm.running || pooled.pager.state !== 'parked')) {
+      this.log.warn({ pid: pooled.vm.pid, pager: pooled.pager.state }, 'a pooled VM died while waiting');
+      await discardPooled(pooled);
+      return undefined;
+    }
+    return pooled;
+  }
+
+  /** VMs ready now (for tests). */
+  get readyCount(): number {
+    return this.#ready.size;
+  }
+
+  /** Resolves when every launch in flight has finished. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#launching.values());
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.settled();
+    for (const pooled of this.#ready.values()) await discardPooled(pooled);
+    this.#ready.clear();
+  }
+
+  #remember(key: string): void {
+    this.#recent = [key, ...this.#recent.filter((k) => k !== key)];
+    for (const old of this.#recent.splice(MAX_SHAPES)) {
+      const pooled = this.#ready.get(old);
+      this.#ready.delete(old);
+      if (pooled)
+        void discardPooled(pooled).catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'));
+    }
+  }
+
+  #refill(key: string, shape: VmShape): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#closed || this.#ready.has(key) || this.#launching.has(key) || !this.#recent.includes(key))
+        return;
+      const launching = launchPooled(this.config, this.slots, shape, this.log)
+        .then((pooled) => {
+          if (this.#closed || !this.#recent.includes(key)) {
+            void discardPooled(pooled);
+            return undefined;
+          }
+          this.#ready.set(key, pooled);
+          return pooled;
+        })
+        // Only speed is lost: a restore launches its own QEMU when none is pooled.
+        .catch((err) => {
+          this.log.warn({ err }, 'cannot launch a pooled VM');
+          return undefined;
+        })
+        .finally(() => this.#launching.delete(key));
+      this.#launching.set(key, launching);
+    }, REFILL_DELAY_MS);
+    this.#timers.add(timer);
+  }
+}
+
+function shapeKey(shape: VmShape): string {
+  return JSON.stringify([
+    shape.vcpus,
+    shape.memoryMib,
+    shape.image.kernel,
+    shape.image.initrd,
+    shape.image.rootfs,
+  ]);
+}
+
+async function launchPooled(
+  config: AgentConfig,
+  slots: NetworkSlotPool,
+  shape: VmShape,
+  log: Logger,
+): Promise<PooledVm> {
+  const name = randomBytes(6).toString('hex');
+  const { dir, memoryPrefix } = poolPaths(config);
+  const runDir = join(dir, name);
+  const memoryFile = join(config.shmDir, `${memoryPrefix}${name}.mem`);
+  const socketPath = join(runDir, 'pager.sock');
+  await mkdir(runDir, { recursive: true });
+  const slot = await slots.take();
+  let pager: Pager | undefined;
+  let vm: Vm | undefined;
+  try {
+    // Qcow2 layers keep the image's virtual size: the placeholder is the size the real disk will have.
+    const diskBytes = (await stat(shape.image.rootfs)).size;
+    pager = await Pager.listen({
+      socketPath,
+      memoryBytes: shape.memoryMib * 1024 * 1024,
+      logger: log.child({ component: 'pager', pooled: name }),
+      trackDirty: true,
+    });
+    const spec = vmSpec(config, shape, { runDir, memoryFile }, slot, { placeholderBytes: diskBytes });
+    vm = await Vm.launch({ ...spec, incoming: true, uffd: { socketPath, trackDirty: true } }, { log });
+    const launched = vm;
+    await Promise.race([
+      pager.attached,
+      launched.exited.then((exit) => {
+        throw new Error(`pooled QEMU exited before its handoff (code ${exit.code})`);
+      }),
+    ]);
+    return { vm, pager, slot, memoryFile };
+  } catch (err) {
+    await vm?.kill();
+    await pager?.close();
+    await destroyNetworkSlot(slot.netns);
+    await rm(memoryFile, { force: true });
+    await rm(runDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Frees everything a pooled VM holds (it was never used, or its restore failed). */
+export async function discardPooled(pooled: PooledVm): Promise<void> {
+  await pooled.vm.kill();
+  await pooled.pager.close();
+  await destroyNetworkSlot(pooled.slot.netns);
+  await rm(pooled.memoryFile, { force: true });
+  await rm(pooled.vm.spec.runDir, { recursive: true, force: true });
+}
