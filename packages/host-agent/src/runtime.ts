@@ -143,6 +143,8 @@ export async function restoreSandbox(
     await rm(req.paths.memory, { force: true });
     await rm(disk, { force: true });
     throw err;
+  } finally {
+    pool.refill(req);
   }
 }
 

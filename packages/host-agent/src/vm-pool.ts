@@ -18,8 +18,6 @@ export interface PooledVm {
   memoryFile: string;
 }
 
-/** Refills wait this long, so the new QEMU does not take CPU from the guest that was just restored. */
-const REFILL_DELAY_MS = 200;
 /** Shapes kept ready: the most recently restored ones. */
 const MAX_SHAPES = 2;
 
@@ -37,7 +35,6 @@ export function poolPaths(config: AgentConfig) {
 export class VmPool {
   readonly #ready = new Map<string, PooledVm>();
   readonly #launching = new Map<string, Promise<PooledVm | undefined>>();
-  readonly #timers = new Set<NodeJS.Timeout>();
   #recent: string[] = [];
   #closed = false;
 
@@ -47,18 +44,14 @@ export class VmPool {
     private readonly log: Logger,
   ) {}
 
-  /**
-   * A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined; either way
-   * the shape is refilled in the background.
-   */
+  /** A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined. */
   async take(shape: VmShape): Promise<PooledVm | undefined> {
     const key = shapeKey(shape);
     this.#remember(key);
-    let pooled = this.#ready.get(key);
+    // Concurrent takes may wait on the same launch: only the one that finds the VM ready gets it.
+    if (!this.#ready.has(key)) await this.#launching.get(key);
+    const pooled = this.#ready.get(key);
     this.#ready.delete(key);
-    if (!pooled) pooled = await this.#launching.get(key);
-    this.#ready.delete(key);
-    this.#refill(key, shape);
     if (pooled && (!pooled.vm.running || pooled.pager.state !== 'parked')) {
       this.log.warn({ pid: pooled.vm.pid, pager: pooled.pager.state }, 'a pooled VM died while waiting');
       await discardPooled(pooled);
@@ -67,20 +60,35 @@ export class VmPool {
     return pooled;
   }
 
-  /** VMs ready now (for tests). */
-  get readyCount(): number {
-    return this.#ready.size;
-  }
-
-  /** Resolves when every launch in flight has finished. */
-  async settled(): Promise<void> {
-    await Promise.all(this.#launching.values());
+  /**
+   * Launches a VM of `shape` in the background unless one is ready or launching. Called once a restore of
+   * that shape is done, so the launch competes with a running guest, not with the restore.
+   */
+  refill(shape: VmShape): void {
+    const key = shapeKey(shape);
+    if (this.#closed || this.#ready.has(key) || this.#launching.has(key) || !this.#recent.includes(key))
+      return;
+    const launching = launchPooled(this.config, this.slots, shape, this.log)
+      .then((pooled) => {
+        if (!this.#closed && this.#recent.includes(key)) {
+          this.#ready.set(key, pooled);
+          return pooled;
+        }
+        this.#discardInBackground(pooled);
+        return undefined;
+      })
+      // Only speed is lost: a restore launches its own QEMU when none is pooled.
+      .catch((err) => {
+        this.log.warn({ err }, 'cannot launch a pooled VM');
+        return undefined;
+      })
+      .finally(() => this.#launching.delete(key));
+    this.#launching.set(key, launching);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    await this.settled();
+    await Promise.all(this.#launching.values());
     for (const pooled of this.#ready.values()) await discardPooled(pooled);
     this.#ready.clear();
   }
@@ -90,34 +98,12 @@ export class VmPool {
     for (const old of this.#recent.splice(MAX_SHAPES)) {
       const pooled = this.#ready.get(old);
       this.#ready.delete(old);
-      if (pooled)
-        void discardPooled(pooled).catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'));
+      if (pooled) this.#discardInBackground(pooled);
     }
   }
 
-  #refill(key: string, shape: VmShape): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.#closed || this.#ready.has(key) || this.#launching.has(key) || !this.#recent.includes(key))
-        return;
-      const launching = launchPooled(this.config, this.slots, shape, this.log)
-        .then((pooled) => {
-          if (this.#closed || !this.#recent.includes(key)) {
-            void discardPooled(pooled);
-            return undefined;
-          }
-          this.#ready.set(key, pooled);
-          return pooled;
-        })
-        // Only speed is lost: a restore launches its own QEMU when none is pooled.
-        .catch((err) => {
-          this.log.warn({ err }, 'cannot launch a pooled VM');
-          return undefined;
-        })
-        .finally(() => this.#launching.delete(key));
-      this.#launching.set(key, launching);
-    }, REFILL_DELAY_MS);
-    this.#timers.add(timer);
+  #discardInBackground(pooled: PooledVm): void {
+    void discardPooled(pooled).catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'));
   }
 }
 
