@@ -31,6 +31,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   manager.load(survivors);
   manager.startReaper();
   void manager.slots.fill(); // in the background: the first sandbox need not wait for a namespace
+  // And a QEMU for the first restore (resume or template spawn) of a default-sized sandbox.
+  manager.pool.prepare({ vcpus: config.defaults.vcpus, memoryMib: config.defaults.memoryMib, image });
   const server = await startRpcServer(manager, config.listen, config.token);
   log.info(
     { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },

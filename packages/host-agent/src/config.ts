@@ -28,6 +28,8 @@ export interface AgentConfig {
   generationCap: number;
   /** QEMU's TCG translation cache per VM (host memory on top of guest memory). */
   tcgCacheMib: number;
+  /** Shapes (vcpus, memory, image) with a QEMU launched ahead for restores (vm-pool.ts); 0 turns it off. */
+  vmPoolShapes: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -36,6 +38,15 @@ function numberFromEnv(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0)
     throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function countFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number (0 or more), got "${raw}"`);
   return value;
 }
 
@@ -74,6 +85,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     minMemoryMib: 128,
     generationCap: numberFromEnv('AMBER_GENERATION_CAP', 10),
     tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
+    vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     ...overrides,
   };
 }

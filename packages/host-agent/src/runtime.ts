@@ -151,14 +151,14 @@ export async function restoreSandbox(
 /** A pooled VM takes the restore: its pager is told the snapshot, its RAM file renamed, its disk attached. */
 async function usePooled(pooled: PooledVm, req: RestoreRequest, disk: string, phases: PhaseTimer) {
   const steps = await Promise.allSettled([
-    createOverlay(disk, req.snapshot.diskPath, 'qcow2'),
+    createOverlay(disk, req.snapshot.diskPath, 'qcow2').then(() =>
+      pooled.vm.attachDisk({ path: disk, format: 'qcow2' }),
+    ),
     pooled.pager.serve({ snapshotDir: req.snapshot.dir, prefetch: req.prefetch, recordWorkingSet: true }),
     rename(pooled.memoryFile, req.paths.memory),
   ]);
-  phases.mark('setup');
+  phases.mark('attach');
   for (const step of steps) if (step.status === 'rejected') throw step.reason;
-  await pooled.vm.attachDisk({ path: disk, format: 'qcow2' });
-  phases.mark('launch');
   return pooled;
 }
 

@@ -18,9 +18,6 @@ export interface PooledVm {
   memoryFile: string;
 }
 
-/** Shapes kept ready: the most recently restored ones. */
-const MAX_SHAPES = 2;
-
 /** The directory of pooled VMs' run dirs, and the start of their RAM files' names (recovery removes both). */
 export function poolPaths(config: AgentConfig) {
   return { dir: join(config.home, 'pool'), memoryPrefix: `${namespacePrefix(config.home)}pool-` };
@@ -30,7 +27,8 @@ export function poolPaths(config: AgentConfig) {
  * QEMU launched ahead of the restores that will use it. Starting QEMU (exec, ~50 libraries to link, machine
  * setup, the shim's handoff) was ~40-55 ms of every resume and template spawn, a third of the time to
  * ready on TCG; a pooled VM only needs its disk attached (`blockdev-reopen`) and its pager told the
- * snapshot. One VM is kept per recently used shape (vcpus, memory, image); each is used once.
+ * snapshot. One VM is kept per recently used shape (vcpus, memory, image; `config.vmPoolShapes` of
+ * them); each is used once.
  */
 export class VmPool {
   readonly #ready = new Map<string, PooledVm>();
@@ -58,6 +56,12 @@ export class VmPool {
       return undefined;
     }
     return pooled;
+  }
+
+  /** Keeps a VM of `shape` ready from now on (the agent's default shape, at start). */
+  prepare(shape: VmShape): void {
+    this.#remember(shapeKey(shape));
+    this.refill(shape);
   }
 
   /**
@@ -95,7 +99,7 @@ export class VmPool {
 
   #remember(key: string): void {
     this.#recent = [key, ...this.#recent.filter((k) => k !== key)];
-    for (const old of this.#recent.splice(MAX_SHAPES)) {
+    for (const old of this.#recent.splice(this.config.vmPoolShapes)) {
       const pooled = this.#ready.get(old);
       this.#ready.delete(old);
       if (pooled) this.#discardInBackground(pooled);
