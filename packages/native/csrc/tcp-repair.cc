@@ -150,8 +150,7 @@ Napi::Value TcpRepairSave(const Napi::CallbackInfo& info) {
 }
 
 // tcpRepairRestore(nsPath, state): a connected, non-blocking socket in the namespace at nsPath carrying
-// the saved connection on. Leaving repair mode sends one window probe, which also acknowledges anything the
-// peer sent before the save.
+// the saved connection on; nothing is sent until the caller writes.
 Napi::Value TcpRepairRestore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string nsPath;
@@ -218,7 +217,10 @@ Napi::Value TcpRepairRestore(const Napi::CallbackInfo& info) {
     return fail("setsockopt(TCP_TIMESTAMP)");
   if (setsockopt(fd, SOL_TCP, TCP_REPAIR_WINDOW, &window, sizeof(window)) != 0)
     return fail("setsockopt(TCP_REPAIR_WINDOW)");
-  if (!SetInt(fd, TCP_REPAIR, TCP_REPAIR_OFF)) return fail("setsockopt(TCP_REPAIR off)");
+  // No window probe: it carries an old sequence number, so the peer would answer it with a duplicate ACK
+  // (on a restored guest, more code to translate before its first answer). The first data segment
+  // acknowledges whatever the peer sent before the save.
+  if (!SetInt(fd, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP)) return fail("setsockopt(TCP_REPAIR off)");
   return Napi::Number::New(env, sock.release());
 }
 
