@@ -74,7 +74,8 @@ export class VmPool {
       return;
     const launching = launchPooled(this.config, this.slots, shape, this.log)
       .then((pooled) => {
-        if (!this.#closed && this.#recent.includes(key)) {
+        // Once closing, close() discards what is ready.
+        if (this.#closed || this.#recent.includes(key)) {
           this.#ready.set(key, pooled);
           return pooled;
         }

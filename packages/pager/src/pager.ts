@@ -129,6 +129,13 @@ export class Pager {
     const from = source.snapshotDir ?? source.snapshot;
     if (from === undefined) throw new PagerError('no_snapshot', 'serve() needs snapshotDir or snapshot');
     const snapshot = await openSnapshot(from);
+    const uffd = this.#parkedUffd;
+    const attachment = this.#attachment;
+    // Closed, or the guest gone, while the snapshot opened.
+    if (this.#state !== 'parked' || uffd === undefined || !attachment) {
+      snapshot.close();
+      throw new PagerError('not_attached', `the pager is ${this.#state}, not parked`);
+    }
     if (snapshot.header.size !== this.#options.memoryBytes) {
       snapshot.close();
       throw new PagerError(
@@ -139,9 +146,8 @@ export class Pager {
     this.#snapshot = snapshot;
     this.#options = { ...this.#options, ...source };
     this.#prefetchOrder = typeof source.prefetch === 'object' ? source.prefetch.workingSet : [];
-    const uffd = this.#parkedUffd;
     this.#parkedUffd = undefined;
-    this.#serveFaults(uffd, snapshot, this.#attachment);
+    this.#serveFaults(uffd, snapshot, attachment);
   }
 
   /** Environment for QEMU (LD_PRELOAD of the shim) consistent with this pager's options. */
