@@ -104,8 +104,13 @@ export class SandboxSnapshots {
     });
     // Work the guest is still doing when it stops is redone after every restore, where all code is new to
     // an emulating hypervisor: envd's loose ends and kernel housekeeping (timers, RCU) after the /sync.
-    if (!(await runtime.vm.waitIdle(SETTLE))) log.debug('the guest was still busy when it stopped');
-    await runtime.vm.pause();
+    try {
+      if (!(await runtime.vm.waitIdle(SETTLE))) log.debug('the guest was still busy when it stopped');
+      await runtime.vm.pause();
+    } catch (err) {
+      flushed?.release();
+      throw err;
+    }
     // While the guest is stopped; closed silently, so the guest in the snapshot keeps its end open.
     const connection = saveHeldConnection(flushed, log);
     const dirty = runtime.pager
