@@ -1,6 +1,8 @@
-// Whether a guest is busy, seen from the host: the run time of QEMU's vCPU threads (/proc schedstat, in
-// ns). An idle guest halts its vCPUs and their threads sleep. A running thread's count moves only at
-// scheduler ticks (4 ms at HZ=250), so windows much shorter than ~20 ms can mistake busy for idle.
+// Whether a guest is busy, seen from the host: the time QEMU's vCPU threads ran or waited to run (/proc
+// schedstat: run time plus run-queue wait, in ns). An idle guest halts its vCPUs and their threads sleep;
+// a busy one on a loaded host may wait for a CPU instead of running, which is still busy. A running
+// thread's count moves only at scheduler ticks (4 ms at HZ=250), so windows much shorter than ~20 ms can
+// mistake busy for idle.
 import { readdir, readFile } from 'node:fs/promises';
 
 // With -name debug-threads=on: "CPU 0/KVM", "CPU 1/TCG", or "ALL CPUs/TCG" for single-threaded TCG.
@@ -25,9 +27,12 @@ async function vcpuThreads(pid: number): Promise<string[]> {
   return named.filter((path): path is string => path !== undefined);
 }
 
-async function runTimeNs(schedstats: string[]): Promise<number> {
+async function busyNs(schedstats: string[]): Promise<number> {
   const times = await Promise.all(
-    schedstats.map(async (path) => Number((await readFile(path, 'utf8')).split(' ')[0])),
+    schedstats.map(async (path) => {
+      const [run, wait] = (await readFile(path, 'utf8')).split(' ');
+      return Number(run) + Number(wait);
+    }),
   );
   return times.reduce((sum, ns) => sum + ns, 0);
 }
@@ -49,7 +54,7 @@ async function watch(pid: number, options: IdleOptions): Promise<boolean> {
   const samples: Array<{ at: number; ns: number }> = [];
   for (;;) {
     const at = performance.now() * 1e6;
-    const ns = await runTimeNs(threads);
+    const ns = await busyNs(threads);
     samples.push({ at, ns });
     while (samples.length > 1 && at - (samples[1]?.at ?? at) >= quietNs) samples.shift();
     const first = samples[0];
