@@ -41,6 +41,7 @@ export class SandboxManager {
   private readonly sandboxes = new Map<string, Sandbox>();
   /** One operation at a time per sandbox. */
   readonly locks = new KeyedMutex();
+  private readonly recordWrites = new Map<string, Promise<void>>();
   readonly budget: MemoryBudget;
   readonly snapshots: SandboxSnapshots;
   /** Network namespaces made ahead, so a boot or restore does not wait for one. */
@@ -171,6 +172,7 @@ export class SandboxManager {
   async forget(sandbox: Sandbox): Promise<void> {
     this.sandboxes.delete(sandbox.id);
     await this.release(sandbox);
+    await this.recordsWritten(sandbox.id);
     await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
   }
 
@@ -208,6 +210,7 @@ export class SandboxManager {
       if (!this.sandboxes.has(sandbox.id)) throw notFound('sandbox', id);
       sandbox.state = 'stopping';
       await this.release(sandbox);
+      await this.recordsWritten(sandbox.id);
       await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
       this.sandboxes.delete(sandbox.id);
       this.log.info({ sandbox: sandbox.id }, 'sandbox destroyed');
@@ -287,8 +290,31 @@ export class SandboxManager {
     }
   }
 
-  async persist(sandbox: Sandbox): Promise<void> {
-    await writeFileAtomic(this.paths(sandbox.id).record, `${JSON.stringify(toRecord(sandbox), null, 2)}\n`);
+  /** Writes the sandbox's record durably; a sandbox's writes happen one after another, in call order. */
+  persist(sandbox: Sandbox): Promise<void> {
+    const path = this.paths(sandbox.id).record;
+    // In order (each write's temp file has the same name); an earlier write's error is its caller's.
+    const write = (this.recordWrites.get(sandbox.id) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => writeFileAtomic(path, `${JSON.stringify(toRecord(sandbox), null, 2)}\n`));
+    this.recordWrites.set(sandbox.id, write);
+    const done = () => {
+      if (this.recordWrites.get(sandbox.id) === write) this.recordWrites.delete(sandbox.id);
+    };
+    write.then(done, done);
+    return write;
+  }
+
+  /** persist() without waiting, for a state a crash may lose; a failure is logged. */
+  persistInBackground(sandbox: Sandbox): void {
+    this.persist(sandbox).catch((err) =>
+      this.log.error({ err, sandbox: sandbox.id }, 'cannot write the sandbox record'),
+    );
+  }
+
+  /** Resolves once the sandbox's pending record writes are done (before its directory goes). */
+  private async recordsWritten(id: string): Promise<void> {
+    await this.recordWrites.get(id)?.catch(() => undefined);
   }
 }
 
