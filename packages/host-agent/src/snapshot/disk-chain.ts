@@ -2,7 +2,7 @@
 // be hard-linked into another directory (a template, a fork) and still resolve there.
 import { execFile } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../errors.js';
