@@ -3,12 +3,13 @@
 // under its build id first, and memsnap's header rename commits it; until then it is only garbage.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { link, rename, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { link, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Header, openFileMemorySource, SnapshotDir } from '@amber/memsnap';
 import type { TcpConnectionState } from '@amber/native';
 import { saveStateFile, type Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../atomic-file.js';
 import { collapseChain, createOverlay } from './disk-chain.js';
 import { fsyncDir, fsyncFile } from './fsync.js';
 import { collectSnapshotGarbage } from './gc.js';
@@ -75,8 +76,10 @@ export async function captureGeneration(input: CaptureInput): Promise<Captured> 
     await saveStateFile(vm, tmpDevices, { ignoreShared: true });
     await fsyncFile(tmpDevices);
     await rename(tmpDevices, devices);
-    if (input.connection)
-      await writeDurably(join(dir, connectionFile(buildId)), JSON.stringify(input.connection));
+    if (input.connection) {
+      const connection = join(dir, connectionFile(buildId));
+      await writeFileAtomic(connection, JSON.stringify(input.connection), { syncDir: false });
+    }
     crashPoint('capture:devices-saved');
 
     const snapshot = await SnapshotDir.open(dir);
@@ -105,14 +108,6 @@ export async function captureGeneration(input: CaptureInput): Promise<Captured> 
     );
     throw err;
   }
-}
-
-/** Temp name, fsync, rename; the header's commit fsyncs the directory. */
-async function writeDurably(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.tmp-${basename(path)}`);
-  await writeFile(tmp, data);
-  await fsyncFile(tmp);
-  await rename(tmp, path);
 }
 
 async function moveToFreshOverlay(vm: Vm, dir: string, frozenBuildId: string): Promise<string> {
