@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
 import type { EnvdClient } from './envd/envd-client.js';
-import type { NetworkSlot } from './network/network-slot.js';
+import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 
 export type SandboxState =
   | 'starting'
@@ -64,7 +64,8 @@ export function sandboxPaths(home: string, shmDir: string, id: string) {
     run: join(dir, 'run'),
     snapshot: join(dir, 'snapshot'),
     pagerSocket: join(dir, 'run', 'pager.sock'),
-    memory: join(shmDir, `amber-${id}.mem`),
+    // Named after the agent's home, like its namespaces: an agent cleaning up after a crash removes only its own.
+    memory: join(shmDir, `${namespacePrefix(home)}${id}.mem`),
   };
 }
 
