@@ -92,7 +92,6 @@ test('a guest resumes lazily from its snapshot, twice, with exactly its written 
   const s2 = r2.pager.stats();
   assert.ok(s2.faults > 0);
   assert.ok(s2.populatedPages < s2.totalPages, 'memory came in lazily, not all at once');
-  assert.ok(r2.runningMs < 5000, `launch -> running took ${r2.runningMs} ms`);
 
   // Re-pause: the diff holds only what the pager saw written (counter, scratch page, stack...).
   const stopped = await saveDeviceState(r2.vm, r2.qmp, join(paths.dir, 'state2'));
