@@ -135,7 +135,12 @@ test('on loopback without a token the agent serves; its unix socket is 0600', as
   assert.deepEqual((await agent.client.listSandboxes({})).sandboxes, []);
 
   const tcp = await startAgent({
-    config: { home: join(agent.home, 'tcp'), listen: '127.0.0.1:0', vmPoolShapes: 0 },
+    config: {
+      home: join(agent.home, 'tcp'),
+      shmDir: agent.agent.config.shmDir,
+      listen: '127.0.0.1:0',
+      vmPoolShapes: 0,
+    },
     log: silent,
     image: agent.agent.manager.image,
   });

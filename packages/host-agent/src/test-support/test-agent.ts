@@ -17,8 +17,11 @@ export interface TestAgent {
 
 export async function startTestAgent(config: Partial<AgentConfig> = {}): Promise<TestAgent> {
   const home = await mkdtemp(join(tmpdir(), 'amber-agent-test-'));
+  // Guest RAM in a tmpfs directory of its own: an agent starting elsewhere on this machine (another test,
+  // another work tree) removes every sandbox RAM file it finds in its shm dir at recovery, ours included.
+  const shmDir = await mkdtemp('/dev/shm/amber-agent-test-');
   const agent = await startAgent({
-    config: { home, listen: `unix:${join(home, 'agent.sock')}`, ...config },
+    config: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}`, ...config },
     log: pino({ level: process.env.AMBER_LOG_LEVEL ?? 'silent' }),
   });
   const connection = connectHostAgent(agent.server.url);
@@ -40,6 +43,7 @@ export async function startTestAgent(config: Partial<AgentConfig> = {}): Promise
       const found = agentLeftovers(home, agent.config.shmDir, ids);
       if (found.length > 0) await removeAgentLeftovers(home, agent.config.shmDir, ids);
       await rm(home, { recursive: true, force: true });
+      await rm(shmDir, { recursive: true, force: true });
       if (found.length > 0) throw new Error(`the agent left behind: ${found.join('; ')}`);
       if (errors.length > 0) throw new AggregateError(errors, 'destroying the remaining sandboxes failed');
     },
