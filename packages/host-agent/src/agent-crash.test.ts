@@ -76,7 +76,14 @@ async function assertIntact(client: HostAgentClient, id: string, files: string[]
 test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'amber-crash-test-'));
   const crashFile = join(home, 'crash-at');
-  const env = { AMBER_TEST_CRASH_FILE: crashFile, AMBER_GENERATION_CAP: '3', AMBER_LOG_LEVEL: 'info' };
+  // Guest RAM in a tmpfs directory of its own (see startTestAgent): other agents' recoveries stay out of it.
+  const shmDir = await mkdtemp('/dev/shm/amber-crash-test-');
+  const env = {
+    AMBER_TEST_CRASH_FILE: crashFile,
+    AMBER_GENERATION_CAP: '3',
+    AMBER_LOG_LEVEL: 'info',
+    AMBER_SHM_DIR: shmDir,
+  };
   let agent = await spawnAgent(home, env);
   t.after(async () => {
     agent.child.kill('SIGKILL');
@@ -89,6 +96,7 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
     await final.exited;
     final.close();
     await rm(home, { recursive: true, force: true });
+    await rm(shmDir, { recursive: true, force: true });
   });
 
   const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 384 } });
@@ -141,19 +149,38 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
   const lost = await execText(agent.client, id, 'ls', ['/root/lost']);
   assert.notEqual(lost.exitCode, 0, 'the disk is the snapshot disk, not what was written after it');
 
-  // Mid-merge (the chain reaches the cap of 3): once at a fixed step, once at a random instant.
+  // At the other capture steps: the disk layer frozen (nothing else of the generation written), and the
+  // generation committed but its garbage not yet collected. The first leaves the last snapshot; the
+  // second the new one, which holds what was written after the last snapshot.
   await writeText(agent.client, id, '/root/c', 'c\n');
-  await pauseAndCrashAt('merge:disk-collapsed');
+  await pauseAndCrashAt('capture:disk-frozen');
+  counter = await assertIntact(agent.client, id, ['a', 'b'], counter);
+  assert.notEqual(
+    (await execText(agent.client, id, 'ls', ['/root/c'])).exitCode,
+    0,
+    'c came after the snapshot',
+  );
+  await writeText(agent.client, id, '/root/c', 'c\n');
+  await pauseAndCrashAt('capture:committed');
   counter = await assertIntact(agent.client, id, ['a', 'b', 'c'], counter);
 
+  // Mid-merge (the chain reaches the cap of 3): once at a fixed step, once at a random instant.
   await writeText(agent.client, id, '/root/d', 'd\n');
+  await pauseAndCrashAt('merge:disk-collapsed');
+  counter = await assertIntact(agent.client, id, ['a', 'b', 'c', 'd'], counter);
+
+  await writeText(agent.client, id, '/root/e', 'e\n');
   const pausing = agent.client.pauseSandbox({ sandboxId: id }).catch(() => undefined);
   await waitForLog(agent, 'merge started');
-  await new Promise((r) => setTimeout(r, Math.random() * 100));
+  await new Promise((r) => setTimeout(r, Math.random() * 30));
   agent.child.kill('SIGKILL');
   await pausing;
   await agent.exited;
   agent.close();
+  // The agent logs synchronously, so its log is complete up to the kill: it started the merge and never
+  // finished it. (Were the merge done, this would not be a crash mid-merge.) The pause's new generation
+  // was committed before the merge started, so e is in the snapshot either way.
+  assert.ok(!agent.logs.some((l) => l.includes('generations merged')), 'the kill landed mid-merge');
   agent = await spawnAgent(home, env);
-  await assertIntact(agent.client, id, ['a', 'b', 'c', 'd'], counter);
+  await assertIntact(agent.client, id, ['a', 'b', 'c', 'd', 'e'], counter);
 });

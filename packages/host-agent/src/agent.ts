@@ -3,6 +3,7 @@ import { ensureImage, type Image } from '@amber/image';
 import { type Logger, pino } from 'pino';
 import { type AgentConfig, loadConfig } from './config.js';
 import { recoverSandboxes } from './recovery.js';
+import { assertListenAllowed } from './rpc/listen-address.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
 import { SandboxManager } from './sandbox-manager.js';
 
@@ -24,6 +25,8 @@ export interface RunningAgent {
 export async function startAgent(options: AgentOptions = {}): Promise<RunningAgent> {
   const config = loadConfig(options.config);
   const log = options.log ?? pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' });
+  // Before anything starts (recovery, network slots, a pooled QEMU): a refusal leaves nothing running.
+  assertListenAllowed(config.listen, config.token);
   await mkdir(config.home, { recursive: true });
   const image = options.image ?? (await ensureImage({ cacheDir: config.cacheDir })).image;
   const survivors = await recoverSandboxes(config, log);

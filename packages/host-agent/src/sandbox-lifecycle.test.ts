@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SandboxState } from '@amber/proto/hostagent';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { execText, leftovers, startTestAgent, type TestAgent } from './test-support/test-agent.js';
+import { footprint, leftovers } from './test-support/leftovers.js';
+import { execText, startTestAgent, type TestAgent } from './test-support/test-agent.js';
 
 let t: TestAgent;
 before(async () => {
@@ -32,7 +33,12 @@ describe('a sandbox, end to end on a real VM', () => {
     const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
     assert.ok(sandbox);
     assert.equal(sandbox.state, SandboxState.RUNNING);
-    const qemuPid = t.agent.manager.get(sandbox.id).qemuPid;
+    const held = footprint(t.agent, sandbox.id);
+    assert.ok(
+      held.qemuPid && held.netns && held.runDir,
+      'a running sandbox has a QEMU, a namespace and a run dir',
+    );
+    assert.deepEqual(leftovers(held).length, 5, 'the check sees the running sandbox');
 
     const version = await execText(t.client, sandbox.id, 'cat', ['/proc/version']);
     assert.match(
@@ -61,7 +67,7 @@ describe('a sandbox, end to end on a real VM', () => {
     assert.equal(inGuest.stdout.split(' ')[0], createHash('sha256').update(data).digest('hex'));
 
     await t.client.destroySandbox({ sandboxId: sandbox.id });
-    assert.deepEqual(leftovers(t.agent, sandbox.id, qemuPid), []);
+    assert.deepEqual(leftovers(held), []);
     await assert.rejects(t.client.getSandbox({ sandboxId: sandbox.id }), rejectsWith(Code.NotFound));
     await assert.rejects(execText(t.client, sandbox.id, 'true'), rejectsWith(Code.NotFound));
   });
@@ -106,29 +112,31 @@ describe('several sandboxes', () => {
     for (const a of answers) assert.equal(a.stdout, '42\n');
 
     const [victim, ...survivors] = ids as [string, ...string[]];
-    const victimPid = t.agent.manager.get(victim).qemuPid;
-    assert.ok(victimPid);
+    const held = new Map(ids.map((id) => [id, footprint(t.agent, id)]));
+    const victimHeld = held.get(victim);
+    const victimPid = victimHeld?.qemuPid;
+    assert.ok(victimHeld && victimPid);
     process.kill(victimPid, 'SIGKILL');
-    const deadline = Date.now() + 10_000;
+    // What stays of a failed sandbox until it is destroyed: its record and the VM's logs (run/).
+    const victimPaths = t.agent.manager.paths(victim);
+    const expected = [victimPaths.run, victimPaths.dir];
     let state = SandboxState.RUNNING;
-    while (Date.now() < deadline) {
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
       state = (await t.client.getSandbox({ sandboxId: victim })).sandbox?.state ?? state;
-      if (state === SandboxState.ERROR && leftovers(t.agent, victim, victimPid).length <= 1) break;
+      if (state === SandboxState.ERROR && leftovers(victimHeld).join() === expected.join()) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(state, SandboxState.ERROR);
     const victimRecord = (await t.client.getSandbox({ sandboxId: victim })).sandbox;
     assert.match(victimRecord?.error ?? '', /QEMU exited unexpectedly/);
-    // Only the record (its directory) remains until the sandbox is destroyed.
-    assert.deepEqual(leftovers(t.agent, victim, victimPid), [t.agent.manager.paths(victim).dir]);
+    assert.deepEqual(leftovers(victimHeld), expected, 'its QEMU, namespace and RAM file are gone');
     await assert.rejects(execText(t.client, victim, 'true'), rejectsWith(Code.FailedPrecondition, /error/));
 
     const still = await Promise.all(survivors.map((id) => execText(t.client, id, 'echo', ['alive'])));
     for (const a of still) assert.equal(a.stdout, 'alive\n');
 
-    const pids = ids.map((id) => t.agent.manager.get(id).qemuPid);
     await Promise.all(ids.map((id) => t.client.destroySandbox({ sandboxId: id })));
-    for (const [i, id] of ids.entries()) assert.deepEqual(leftovers(t.agent, id, pids[i]), []);
+    for (const footprint of held.values()) assert.deepEqual(leftovers(footprint), [], footprint.id);
     assert.equal(t.agent.manager.budget.committedMib, 0);
   });
 });

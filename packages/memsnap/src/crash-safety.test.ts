@@ -1,5 +1,5 @@
-// Crash safety: a diff write and a MergeDiffs run in a child process that is SIGKILLed at random
-// instants. Afterwards the directory must verify and read exactly the old or the new memory, never a mix;
+// Crash safety: a diff write and a MergeDiffs run in a child process that is SIGKILLed before each of its
+// renames and unlinks in turn (every point where the outcome can change), then at random instants. Afterwards the directory must verify and read exactly the old or the new memory, never a mix;
 // its leftovers must be garbage only, and collecting them must change nothing.
 // (SIGKILL keeps the page cache, so this proves the ordering of renames and deletes, not fsync itself.)
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { fillRandom, prng, propertySeed, tempDir } from './test-support/fixture.
 const SIZE = 16 << 20;
 const PAGE = 4096;
 const PAGES = SIZE / PAGE;
-const KILLS = 50;
+const KILLS = 30;
 /** Two cores: more children at once only slows each one's start-up. */
 const PARALLEL = 2;
 const CHILD = fileURLToPath(new URL('./test-support/crash-child.ts', import.meta.url));
@@ -87,15 +87,20 @@ async function makeTemplate(root: string): Promise<Template> {
   return { dir, header, old, next: mem, ramPath, dirtyPath };
 }
 
-/** Runs the child on `dir`; kills it `killAfterMs` after it reports ready (never, if undefined). */
+/**
+ * Runs the child on `dir`; kills it `killAfterMs` after it reports ready (never, if undefined), or has it
+ * kill itself before its `atStep`th rename or unlink.
+ */
 function runChild(
   bundle: string,
   args: string[],
   killAfterMs: number | undefined,
-): Promise<{ killed: boolean; ms?: number }> {
+  atStep = 0,
+): Promise<{ killed: boolean; ms?: number; steps?: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bundle, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AMBER_CRASH_AT_STEP: String(atStep) },
     });
     let out = '';
     let err = '';
@@ -114,8 +119,8 @@ function runChild(
       clearTimeout(timer);
       if (signal === 'SIGKILL') return resolve({ killed: true });
       if (code !== 0) return reject(new Error(`crash child exited ${code}: ${err}`));
-      const ms = /done ([\d.]+)/.exec(out)?.[1];
-      resolve({ killed: false, ...(ms === undefined ? {} : { ms: Number(ms) }) });
+      const done = /done ([\d.]+) (\d+)/.exec(out);
+      resolve({ killed: false, ...(done && { ms: Number(done[1]), steps: Number(done[2]) }) });
     });
   });
 }
@@ -133,23 +138,16 @@ async function killRepeatedly(t: TestContext, mode: 'diff' | 'merge'): Promise<v
   // An uninterrupted run gives the new state and the time a write takes, so kills can be spread over it.
   const calib = join(root, 'calibration');
   await cloneSnapshotDir(tpl.dir, calib);
-  const { ms = 50 } = await runChild(bundle, args(calib), undefined);
+  const { ms = 50, steps = 0 } = await runChild(bundle, args(calib), undefined);
+  assert.ok(steps >= 2, `the write renames its files into place (${steps} steps)`);
   const done = await SnapshotDir.open(calib);
   assert.ok(isNew((await done.header()) as Header));
   assert.ok((await done.read(0, SIZE)).equals(expectedNew));
 
-  const rand = prng(seed + 1);
   const tally = { old: 0, new: 0, leftovers: 0, killed: 0 };
-  let next = 0;
-  const one = async (i: number): Promise<void> => {
-    const dir = join(root, `kill-${i}`);
-    await cloneSnapshotDir(tpl.dir, dir);
-    // Spread past the measured duration: children under load run slower than the calibration did.
-    const delay = rand() * ms * 1.6;
-    const { killed } = await runChild(bundle, args(dir), delay);
-    if (killed) tally.killed++;
+  /** Checks a killed write's directory: old or new memory, garbage only, gc changes nothing. */
+  const check = async (dir: string, where: string): Promise<'old' | 'new'> => {
     const snap = await SnapshotDir.open(dir);
-    const where = `kill ${i} after ${delay.toFixed(1)} ms`;
     const { header } = await snap.verify();
     const bytes = await snap.read(0, SIZE);
     let state: 'old' | 'new';
@@ -172,30 +170,57 @@ async function killRepeatedly(t: TestContext, mode: 'diff' | 'merge'): Promise<v
       `${where}: after gc`,
     );
     assert.deepEqual(await snap.garbage(), []);
+    return state;
+  };
+
+  // Before each step in turn: the first kills leave the old snapshot, the last ones the new, and the
+  // ones between the data files' renames and the header's leave files no header names.
+  const outcomes: string[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const dir = join(root, `step-${step}`);
+    await cloneSnapshotDir(tpl.dir, dir);
+    const { killed } = await runChild(bundle, args(dir), undefined, step);
+    assert.ok(killed, `the child reached step ${step} of ${steps}`);
+    outcomes.push(await check(dir, `killed before step ${step}`));
+  }
+  assert.equal(outcomes[0], 'old', 'killed before its first rename, the write left the old snapshot');
+  // A diff's last step is its header's rename (the commit); a merge deletes the old files after it.
+  if (mode === 'merge') assert.equal(outcomes.at(-1), 'new', 'killed while deleting old files: committed');
+  const switched = outcomes.includes('new') ? outcomes.indexOf('new') : outcomes.length;
+  assert.ok(
+    outcomes.slice(0, switched).every((o) => o === 'old') &&
+      outcomes.slice(switched).every((o) => o === 'new'),
+    `old until the commit, new from then on: ${outcomes.join(' ')}`,
+  );
+  assert.ok(tally.leftovers > 0, `steps before the commit leave garbage: ${JSON.stringify(tally)}`);
+
+  // And at random instants, which also land inside writes and fsyncs (no guarantee where: checked only).
+  const rand = prng(seed + 1);
+  let next = 0;
+  const one = async (i: number): Promise<void> => {
+    const dir = join(root, `kill-${i}`);
+    await cloneSnapshotDir(tpl.dir, dir);
+    const delay = rand() * ms * 1.6;
+    const { killed } = await runChild(bundle, args(dir), delay);
+    if (killed) tally.killed++;
+    await check(dir, `kill ${i} after ${delay.toFixed(1)} ms`);
   };
   await Promise.all(
     Array.from({ length: PARALLEL }, async () => {
       while (next < KILLS) await one(next++);
     }),
   );
-  t.diagnostic(`${mode}: write takes ~${ms} ms; ${JSON.stringify(tally)}`);
-  assert.ok(
-    tally.killed >= KILLS * 0.6,
-    `most children were killed before finishing: ${JSON.stringify(tally)}`,
+  t.diagnostic(
+    `${mode}: write takes ~${ms} ms in ${steps} steps (${outcomes.join(' ')}); ${JSON.stringify(tally)}`,
   );
-  assert.ok(
-    tally.old > 0 && tally.new > 0,
-    `kills landed before and after the commit: ${JSON.stringify(tally)}`,
-  );
-  assert.ok(tally.leftovers > 0, `some kills landed mid-write (leftovers seen): ${JSON.stringify(tally)}`);
   // The template the clones share files with is intact.
   assert.ok((await (await SnapshotDir.open(tpl.dir)).read(0, SIZE)).equals(tpl.old));
 }
 
-test('a diff write killed at 50 random instants leaves the old or the new snapshot', async (t) => {
+test('a diff write killed before each step and at random instants leaves the old or the new snapshot', async (t) => {
   await killRepeatedly(t, 'diff');
 });
 
-test('a MergeDiffs killed at 50 random instants leaves the old or the new snapshot', async (t) => {
+test('a MergeDiffs killed before each step and at random instants leaves the old or the new snapshot', async (t) => {
   await killRepeatedly(t, 'merge');
 });

@@ -142,7 +142,7 @@ test('after "detach" the shim lets go and the process lives on', async (t) => {
   assert.equal((await helper.exit()).code, 0);
 });
 
-test('a handoff with nobody listening fails fast with a clear message', async (t) => {
+test('a handoff with nobody listening retries until its timeout, then fails with a clear message', async (t) => {
   const f = fixture(t);
   const started = Date.now();
   const helper = new UffdHelperProcess(
@@ -154,7 +154,8 @@ test('a handoff with nobody listening fails fast with a clear message', async (t
   const exit = await helper.exited;
   assert.equal(exit.code, SHIM_EXIT_HANDOFF_FAILED);
   assert.match(exit.stderr, /amber-uffd-shim: cannot connect to the pager at .*pager\.sock/);
-  assert.ok(Date.now() - started < 3000);
+  // A lower bound only (a slow machine only makes it later): the shim kept trying for its whole timeout.
+  assert.ok(Date.now() - started >= 300, `gave up after ${Date.now() - started} ms, before its 300 ms`);
 });
 
 test("a refused handoff ends the process with the pager's reason", async (t) => {

@@ -73,6 +73,17 @@ test('a connection saved in one namespace goes on from a recreated one, with no 
   }
 });
 
+/** Waits until the kernel holds `count` unread bytes for `socket` (its Recv-Q, as `ss` reports it). */
+async function unreadBytesArrived(socket: Socket, count: number): Promise<void> {
+  const filter = `src 127.0.0.1:${socket.localPort} and dst 127.0.0.1:${socket.remotePort}`;
+  for (;;) {
+    // "ESTAB 6 0 ..." or, once the server's FIN is in too, "CLOSE-WAIT 6 0 ...".
+    const line = execFileSync('ss', ['-Htn', filter], { encoding: 'utf8' }).trim();
+    if (Number(line.split(/\s+/)[1]) >= count) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 test('a connection with unread bytes is refused, and bad state is a TypeError', async () => {
   const listener = (await import('node:net')).createServer((s) => s.end('unread'));
   listener.listen(0, '127.0.0.1');
@@ -81,7 +92,7 @@ test('a connection with unread bytes is refused, and bad state is a TypeError', 
   const socket = (await import('node:net')).connect(port, '127.0.0.1');
   socket.pause();
   await once(socket, 'connect');
-  await new Promise((r) => setTimeout(r, 50));
+  await unreadBytesArrived(socket, 'unread'.length);
   try {
     assert.throws(() => saveTcpConnection(socket), { code: 'EBUSY' });
     assert.throws(() => restoreTcpConnection(ns(server), { local: {} } as never), TypeError);

@@ -27,12 +27,11 @@ test('close() without detach ends the faulting process with the pager-lost code'
   await pager.attached;
   await helper.ready();
   await helper.hashRange(0, 10);
-  const started = Date.now();
   await pager.close();
+  // The event itself: the process ends (a hang is the runner's per-test timeout), for this reason.
   const exit = await helper.exited;
   assert.equal(exit.code, SHIM_EXIT_PAGER_LOST);
   assert.match(exit.stderr, /pager's connection closed without a detach/);
-  assert.ok(Date.now() - started < 2000);
 });
 
 test('SIGKILL of the process holding the pager ends the faulting process too', async (t) => {

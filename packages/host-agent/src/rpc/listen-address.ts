@@ -21,3 +21,12 @@ export function isLocal(address: ListenAddress): boolean {
   if (isIP(address.host) === 4) return address.host.startsWith('127.');
   return address.host === '::1';
 }
+
+/** Throws unless `listen` is local or a token is set: checked before the agent starts anything. */
+export function assertListenAllowed(listen: string, token: string | undefined): ListenAddress {
+  const address = parseListenAddress(listen);
+  if (!isLocal(address) && !token) {
+    throw new Error(`refusing to listen on ${listen} without a token (set AMBER_AGENT_TOKEN)`);
+  }
+  return address;
+}

@@ -6,7 +6,7 @@ import { HostAgentService } from '@amber/proto/hostagent';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { SandboxManager } from '../sandbox-manager.js';
-import { isLocal, type ListenAddress, parseListenAddress } from './listen-address.js';
+import { assertListenAllowed, type ListenAddress } from './listen-address.js';
 import { hostAgentService } from './service.js';
 
 function tokenInterceptor(token: string): Interceptor {
@@ -37,10 +37,7 @@ export async function startRpcServer(
   listen: string,
   token?: string,
 ): Promise<AgentServer> {
-  const address = parseListenAddress(listen);
-  if (!isLocal(address) && !token) {
-    throw new Error(`refusing to listen on ${listen} without a token (set AMBER_AGENT_TOKEN)`);
-  }
+  const address = assertListenAllowed(listen, token);
   const handler = connectNodeAdapter({
     routes: (router) => router.service(HostAgentService, hostAgentService(manager)),
     interceptors: token ? [tokenInterceptor(token)] : [],

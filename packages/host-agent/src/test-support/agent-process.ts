@@ -1,6 +1,9 @@
-// The host agent as its own process, configured from the environment, for tests that kill it.
+// The host agent as its own process, configured from the environment, for tests that kill it. It logs
+// synchronously, so what it logged before a SIGKILL is all in the pipe for the test to read.
+import { destination, pino } from 'pino';
 import { startAgent } from '../agent.js';
 
-const agent = await startAgent();
+const log = pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' }, destination({ dest: 1, sync: true }));
+const agent = await startAgent({ log });
 process.stdout.write(`${JSON.stringify({ msg: 'agent process ready', listen: agent.server.url })}\n`);
 process.once('SIGTERM', () => void agent.close().then(() => process.exit(0)));

@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +5,7 @@ import { pino } from 'pino';
 import { type RunningAgent, startAgent } from '../agent.js';
 import type { AgentConfig } from '../config.js';
 import { connectHostAgent, type HostAgentClient } from '../rpc/client.js';
+import { agentLeftovers, removeAgentLeftovers } from './leftovers.js';
 
 /** A real agent on a unix socket in a temp home, for integration tests. */
 export interface TestAgent {
@@ -18,8 +17,11 @@ export interface TestAgent {
 
 export async function startTestAgent(config: Partial<AgentConfig> = {}): Promise<TestAgent> {
   const home = await mkdtemp(join(tmpdir(), 'amber-agent-test-'));
+  // Guest RAM in a tmpfs directory of its own: an agent starting elsewhere on this machine (another test,
+  // another work tree) removes every sandbox RAM file it finds in its shm dir at recovery, ours included.
+  const shmDir = await mkdtemp('/dev/shm/amber-agent-test-');
   const agent = await startAgent({
-    config: { home, listen: `unix:${join(home, 'agent.sock')}`, ...config },
+    config: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}`, ...config },
     log: pino({ level: process.env.AMBER_LOG_LEVEL ?? 'silent' }),
   });
   const connection = connectHostAgent(agent.server.url);
@@ -28,12 +30,22 @@ export async function startTestAgent(config: Partial<AgentConfig> = {}): Promise
     agent,
     client,
     home,
+    /**
+     * Destroys every sandbox, stops the agent, and fails if anything of it is left on the host (after
+     * removing it, so a leak does not spill into the next test).
+     */
     async stop() {
-      for (const sandbox of agent.manager.list())
-        await agent.manager.destroy(sandbox.id).catch(() => undefined);
+      const ids = new Set(agent.manager.list().map((s) => s.id));
+      const errors: unknown[] = [];
+      for (const id of ids) await agent.manager.destroy(id).catch((err) => errors.push(err));
       connection.close();
       await agent.close();
+      const found = agentLeftovers(home, agent.config.shmDir, ids);
+      if (found.length > 0) await removeAgentLeftovers(home, agent.config.shmDir, ids);
       await rm(home, { recursive: true, force: true });
+      await rm(shmDir, { recursive: true, force: true });
+      if (found.length > 0) throw new Error(`the agent left behind: ${found.join('; ')}`);
+      if (errors.length > 0) throw new AggregateError(errors, 'destroying the remaining sandboxes failed');
     },
   };
 }
@@ -53,18 +65,6 @@ export async function execText(client: HostAgentClient, sandboxId: string, cmd: 
     }
   }
   return { stdout, stderr, exitCode, signal };
-}
-
-/** Everything a sandbox may leave on the host; each entry must be gone after destroy. */
-export function leftovers(agent: RunningAgent, id: string, qemuPid?: number): string[] {
-  const paths = agent.manager.paths(id);
-  const found: string[] = [];
-  if (qemuPid && existsSync(`/proc/${qemuPid}`)) found.push(`qemu pid ${qemuPid}`);
-  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (namespaces.includes(`amber-${id}`)) found.push(`netns amber-${id}`);
-  if (existsSync(paths.memory)) found.push(paths.memory);
-  if (existsSync(paths.dir)) found.push(paths.dir);
-  return found;
 }
 
 export async function writeText(client: HostAgentClient, sandboxId: string, path: string, text: string) {
