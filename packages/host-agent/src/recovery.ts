@@ -2,12 +2,14 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
+import { removeStaleCgroups } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { destroyNetworkSlot, listNetworkSlots, namespacePrefix } from './network/network-slot.js';
 import { type SandboxRecord, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
 import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
 import { TemplateStore } from './templates.js';
+import { hostCgroups } from './vm-launch.js';
 import { poolPaths } from './vm-pool.js';
 
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
@@ -93,6 +95,10 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
       await rm(join(config.shmDir, name), { force: true });
   }
   await rm(join(config.home, 'staging'), { recursive: true, force: true });
+  // Every QEMU of the previous agent is gone, so are the tasks of its cgroups.
+  const staleCgroups = await removeStaleCgroups(hostCgroups(), namespacePrefix(config.home));
+  if (staleCgroups.length)
+    log.info({ cgroups: staleCgroups.length }, 'removed the cgroups of a previous agent');
   await new TemplateStore(config.home).cleanUp();
   return survivors;
 }

@@ -1,19 +1,25 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Image, loadImage } from '@amber/image';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
+import { oomKills } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { type ExecEvent, fromEnvdError } from './envd/envd-client.js';
 import { AgentError, notFound } from './errors.js';
+import { pauseEveryRunning, type StopReport } from './graceful-stop.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
 import { namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
+import type { PrefetchPolicy } from './prefetch-policy.js';
+import { qemuOverheadMib } from './qemu-overhead.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
 import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
-import { type PrefetchPolicy, SandboxSnapshots } from './sandbox-snapshots.js';
+import type { SandboxHost } from './sandbox-host.js';
+import { SandboxSnapshots } from './sandbox-snapshots.js';
 import { removeLiveDisks } from './snapshot/layout.js';
 import {
   type CreateInput,
@@ -37,7 +43,7 @@ export interface ExecInput {
 const NETWORK_SLOTS_AHEAD = 2;
 
 /** Owns every sandbox on this host: their records, runtimes, memory reservations and time to live. */
-export class SandboxManager {
+export class SandboxManager implements SandboxHost {
   private readonly sandboxes = new Map<string, Sandbox>();
   /** One operation at a time per sandbox. */
   readonly locks = new KeyedMutex();
@@ -58,7 +64,7 @@ export class SandboxManager {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
     this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
-    this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }));
+    this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }), this.budget);
   }
 
   /** The image a sandbox was built from (snapshots restore with the kernel they booted). */
@@ -76,6 +82,33 @@ export class SandboxManager {
   startReaper(intervalMs = 1000): void {
     this.reaper = setInterval(() => void this.reapExpired(), intervalMs);
     this.reaper.unref();
+  }
+
+  /**
+   * Pauses every running sandbox (and those starting or resuming at the call), as a stopping agent must;
+   * sandboxes whose pause fails are in the report by id, and keep their last committed snapshot.
+   */
+  async pauseAllForStop(): Promise<StopReport> {
+    if (this.reaper) clearInterval(this.reaper);
+    const live = new Set(['running', 'starting', 'resuming']);
+    return pauseEveryRunning(
+      {
+        running: () => [...this.sandboxes.values()].filter((s) => live.has(s.state)).map((s) => s.id),
+        pause: async (id) => {
+          try {
+            await this.snapshots.pause(id);
+            return true;
+          } catch (err) {
+            // Failed to start, or paused, destroyed or lost its VM meanwhile: nothing left to pause.
+            const now = this.sandboxes.get(id);
+            if (now?.state !== 'running') return false;
+            throw err;
+          }
+        },
+      },
+      Math.max(2, cpus().length),
+      this.log.child({ component: 'stop' }),
+    );
   }
 
   async close(): Promise<void> {
@@ -115,7 +148,7 @@ export class SandboxManager {
     const paths = this.paths(sandbox.id);
     const log = this.log.child({ sandbox: sandbox.id });
     try {
-      this.budget.reserve(sandbox.id, sandbox.memoryMib);
+      this.reserveMemory(sandbox);
       await this.locks.run(sandbox.id, async () => {
         await mkdir(paths.dir, { recursive: true });
         await this.persist(sandbox);
@@ -139,6 +172,11 @@ export class SandboxManager {
         : new AgentError('internal', `sandbox failed to start: ${(err as Error).message}`, { cause: err });
     }
     return toRecord(sandbox);
+  }
+
+  /** A running sandbox's share of the memory budget: its guest RAM and its QEMU's own overhead. */
+  reserveMemory(sandbox: Sandbox): void {
+    this.budget.reserve(sandbox.id, sandbox.memoryMib + qemuOverheadMib(this.config));
   }
 
   /** A new sandbox record in the starting state (nothing on disk yet). */
@@ -187,6 +225,9 @@ export class SandboxManager {
         const consoleTail = await runtime.vm.consoleTail(1000);
         sandbox.state = 'error';
         sandbox.error = `QEMU exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
+        if (runtime.cgroup && (await oomKills(runtime.cgroup)) > 0)
+          sandbox.error += `: killed by the kernel's OOM killer at its memory cap of ${sandbox.memoryMib + qemuOverheadMib(this.config)} MiB`;
+        if (sandbox.generations) sandbox.error += '; its last snapshot can be resumed';
         this.log.error({ sandbox: sandbox.id, ...exit, console: consoleTail }, 'sandbox VM died');
         await this.release(sandbox);
         await removeLiveDisks(this.paths(sandbox.id).snapshot);

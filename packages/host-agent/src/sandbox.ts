@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
+import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
 import type { NetworkSlot } from './network/network-slot.js';
 
@@ -40,6 +41,8 @@ export interface SandboxRuntime {
   vm: Vm;
   slot: NetworkSlot;
   envd: EnvdClient;
+  /** QEMU's cgroup (limits); absent where the host has none. */
+  cgroup?: VmCgroup;
   /** The VM's writable disk overlay. */
   disk: string;
   /** Serves guest memory from the snapshot and tracks writes; absent after a cold boot. */

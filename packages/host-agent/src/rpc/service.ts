@@ -1,8 +1,8 @@
 import { type HostAgentService, PrefetchPolicy, type WriteFileRequest } from '@amber/proto/hostagent';
 import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { AgentError } from '../errors.js';
+import type { PrefetchPolicy as Policy } from '../prefetch-policy.js';
 import type { SandboxManager } from '../sandbox-manager.js';
-import type { PrefetchPolicy as Policy } from '../sandbox-snapshots.js';
 import { validateTtl } from '../validate.js';
 import { toSandboxMessage, toSnapshotMessage } from './convert.js';
 
