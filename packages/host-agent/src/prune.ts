@@ -27,6 +27,7 @@ export interface PrunePlan {
 
 /** Sandbox namespaces were once named after the sandbox id alone. */
 const OLD_NAMESPACE = /^amber-[a-z0-9]{20}$/;
+const OLD_RAM_FILE = /^amber-[a-z0-9]{20}\.mem$/;
 /** `<name>.tmp-<random>` (atomic writes) and `.tmp-<name>` (captures, builds). */
 const TEMP = /(^\.tmp-)|(\.tmp-[0-9a-f]+$)/;
 
@@ -132,6 +133,28 @@ async function homeItems(config: AgentConfig, plan: PrunePlan): Promise<void> {
   }
 }
 
+/** Guest RAM files of the older `amber-<sandbox id>.mem` naming that no process has mapped. */
+async function oldRamFiles(config: AgentConfig, plan: PrunePlan): Promise<void> {
+  const names = (await readdir(config.shmDir).catch(() => [] as string[])).filter((n) =>
+    OLD_RAM_FILE.test(n),
+  );
+  if (names.length === 0) return;
+  const mapped = new Set<string>();
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const maps = await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '');
+    for (const name of names) if (maps.includes(name)) mapped.add(name);
+  }
+  for (const name of names) {
+    if (!mapped.has(name))
+      plan.items.push({
+        kind: 'temp-file',
+        target: join(config.shmDir, name),
+        reason: 'older naming, not mapped',
+      });
+  }
+}
+
 async function oldNamespaces(plan: PrunePlan): Promise<void> {
   const { stdout } = await execFileAsync('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
   for (const name of stdout.split('\n').map((line) => line.split(' ')[0] ?? '')) {
@@ -165,6 +188,7 @@ export async function planPrune(
   }
   await homeItems(config, plan);
   await oldNamespaces(plan);
+  await oldRamFiles(config, plan);
   return plan;
 }
 

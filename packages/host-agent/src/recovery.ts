@@ -90,9 +90,10 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
   await rm(pool.dir, { recursive: true, force: true });
   // No VM survived, so no namespace is in use: the killed VMs' and the previous agent's pooled ones.
   for (const netns of await listNetworkSlots(namespacePrefix(config.home))) await destroyNetworkSlot(netns);
+  // Only this agent's: another agent on the host (another home) has its running guests' RAM here too.
+  const ours = namespacePrefix(config.home);
   for (const name of await readdir(config.shmDir).catch(() => [] as string[])) {
-    if (/^amber-[a-z0-9]{20}\.mem$/.test(name) || name.startsWith(pool.memoryPrefix))
-      await rm(join(config.shmDir, name), { force: true });
+    if (name.startsWith(ours) && name.endsWith('.mem')) await rm(join(config.shmDir, name), { force: true });
   }
   await rm(join(config.home, 'staging'), { recursive: true, force: true });
   // Every QEMU of the previous agent is gone, so are the tasks of its cgroups.

@@ -3,7 +3,7 @@ import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
 import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
-import type { NetworkSlot } from './network/network-slot.js';
+import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 
 export type SandboxState =
   | 'starting'
@@ -67,7 +67,8 @@ export function sandboxPaths(home: string, shmDir: string, id: string) {
     run: join(dir, 'run'),
     snapshot: join(dir, 'snapshot'),
     pagerSocket: join(dir, 'run', 'pager.sock'),
-    memory: join(shmDir, `amber-${id}.mem`),
+    // Named with the agent's prefix: several agents share /dev/shm, and each removes only its own leftovers.
+    memory: join(shmDir, `${namespacePrefix(home)}${id}.mem`),
   };
 }
 
