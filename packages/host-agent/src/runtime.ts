@@ -68,7 +68,15 @@ export async function bootSandbox(
       await envd.init({ timestamp: Date.now() }, 30_000, held.socket);
     }
     log.info({ ms: Math.round(performance.now() - warmUpStarted) }, 'restore path warmed up');
-    return { vm, slot, envd, disk, expectedExit: false, ...(cgroup && { cgroup }) };
+    return {
+      vm,
+      slot,
+      envd,
+      disk,
+      expectedExit: false,
+      gone: new AbortController(),
+      ...(cgroup && { cgroup }),
+    };
   } catch (err) {
     await vm?.kill();
     await removeVmCgroup(cgroup);
@@ -147,6 +155,7 @@ export async function restoreSandbox(
       pager,
       disk,
       expectedExit: false,
+      gone: new AbortController(),
       envdConnection: ready.connection,
       ...(cgroup && { cgroup }),
     };

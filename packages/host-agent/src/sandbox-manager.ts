@@ -241,7 +241,10 @@ export class SandboxManager implements SandboxHost {
     const runtime = sandbox.runtime;
     sandbox.runtime = undefined;
     sandbox.qemuPid = undefined;
-    if (runtime) await teardownRuntime(runtime, this.paths(sandbox.id));
+    if (runtime) {
+      runtime.gone.abort(new AgentError('failed_precondition', `sandbox ${sandbox.id} stopped running`));
+      await teardownRuntime(runtime, this.paths(sandbox.id));
+    }
     this.budget.release(sandbox.id);
   }
 
@@ -291,7 +294,10 @@ export class SandboxManager implements SandboxHost {
     };
     timeout?.addEventListener('abort', killOnTimeout);
     try {
-      const events = runtime.envd.exec({ ...input, ...(input.signal && { signal: input.signal }) });
+      // A command ends with its VM: a stream to a guest that died would otherwise wait forever.
+      const gone = runtime.gone.signal;
+      const signal = input.signal ? AbortSignal.any([input.signal, gone]) : gone;
+      const events = runtime.envd.exec({ ...input, signal });
       for await (const event of events) {
         if (event.pid !== undefined) pid = event.pid;
         yield event;

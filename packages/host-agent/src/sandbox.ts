@@ -49,6 +49,8 @@ export interface SandboxRuntime {
   pager?: Pager;
   /** Written ranges taken from the pager by a capture that then failed; the next capture includes them. */
   carriedDirty?: Array<[number, number]>;
+  /** Aborted when the VM goes (paused, destroyed, died): ends the calls still streaming from its guest. */
+  gone: AbortController;
   /** Set while the agent itself is stopping the VM, so its exit is not reported as a crash. */
   expectedExit: boolean;
   /** After a restore: whether envd first answered on the connection kept in the snapshot, or a new one. */
