@@ -113,7 +113,7 @@ const pauses: number[] = [];
 const resumes: number[] = [];
 const failures: string[] = [];
 try {
-  const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 256 } });
+  const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 86400 } });
   if (!sandbox) throw new Error('no sandbox');
   const id = sandbox.id;
   for (const f of files) await writeFile(agent.client, id, f.path, f.data);

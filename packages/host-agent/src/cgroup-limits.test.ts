@@ -26,7 +26,7 @@ const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8'
 test('a sandbox QEMU runs in its own cgroup with its limits, removed on destroy', {
   skip: host.mode === 'none',
 }, async () => {
-  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256, vcpus: 2 } });
+  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256, vcpus: 2, ttlSeconds: 3600 } });
   assert.ok(sandbox);
   const runtime = t.agent.manager.get(sandbox.id).runtime;
   const cgroup = runtime?.cgroup;

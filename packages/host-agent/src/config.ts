@@ -34,6 +34,8 @@ export interface AgentConfig {
   cgroups: boolean;
   /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
   allowInternetByDefault: boolean;
+  /** Destinations (CIDRs) sandboxes with internet may reach; empty: everywhere but the host and each other. */
+  egressAllow: string[];
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -52,6 +54,12 @@ function countFromEnv(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0)
     throw new Error(`${name} must be a whole number (0 or more), got "${raw}"`);
   return value;
+}
+
+function validCidr(cidr: string): string {
+  if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(cidr))
+    throw new Error(`AMBER_EGRESS_ALLOW must list IPv4 CIDRs, got "${cidr}"`);
+  return cidr;
 }
 
 function switchFromEnv(name: string, fallback: boolean): boolean {
@@ -100,6 +108,11 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
     allowInternetByDefault: switchFromEnv('AMBER_ALLOW_INTERNET', true),
+    egressAllow: (process.env.AMBER_EGRESS_ALLOW ?? '')
+      .split(',')
+      .map((cidr) => cidr.trim())
+      .filter(Boolean)
+      .map(validCidr),
     ...overrides,
   };
 }

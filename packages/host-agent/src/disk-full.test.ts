@@ -42,7 +42,7 @@ async function sha(id: string, path: string): Promise<string> {
 }
 
 test('disk full during a pause, then during a merge', async () => {
-  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } });
   assert.ok(sandbox);
   const id = sandbox.id;
   const snapshotDir = t.agent.manager.paths(id).snapshot;
@@ -51,8 +51,8 @@ test('disk full during a pause, then during a merge', async () => {
   const good = await readCommitted(snapshotDir);
   assert.ok(good);
 
-  // 96 MiB of guest RAM written (a tmpfs in the guest: memory, not the guest's disk), then the host disk full.
-  await execText(t.client, id, 'sh', ['-c', 'head -c 96M /dev/urandom > /dev/shm/data']);
+  // 48 MiB of guest RAM written (a tmpfs in the guest: memory, not the guest's disk), then the host disk full.
+  await execText(t.client, id, 'sh', ['-c', 'head -c 48M /dev/urandom > /dev/shm/data']);
   const dataSha = await sha(id, '/dev/shm/data');
   await fillDisk(24);
   const usedBefore = (await statfs(home)).bfree;

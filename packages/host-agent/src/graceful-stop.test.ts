@@ -35,7 +35,7 @@ test('SIGTERM pauses every running sandbox; the next agent resumes them with not
     await rm(home, { recursive: true, force: true });
   });
   const create = async () => {
-    const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 256 } });
+    const { sandbox } = await agent.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } });
     assert.ok(sandbox);
     return sandbox.id;
   };

@@ -46,8 +46,8 @@ for (const target of targets) {
 
 test('a guest cannot reach the host, the agent or another sandbox', async () => {
   const [a, b] = await Promise.all([
-    t.client.createSandbox({ spec: { memoryMib: 256 } }),
-    t.client.createSandbox({ spec: { memoryMib: 256 } }),
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } }),
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } }),
   ]);
   const idA = a.sandbox?.id ?? '';
   const idB = b.sandbox?.id ?? '';

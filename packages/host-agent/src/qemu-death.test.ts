@@ -26,7 +26,7 @@ async function waitForError(id: string): Promise<string> {
 }
 
 test('QEMU killed: the sandbox is in error with the reason, and resumes at its last snapshot', async () => {
-  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } });
   assert.ok(sandbox);
   const id = sandbox.id;
   await writeText(t.client, id, '/root/kept', 'kept\n');
@@ -53,7 +53,7 @@ test('QEMU killed: the sandbox is in error with the reason, and resumes at its l
 });
 
 test('QEMU killed by the OOM killer at its memory cap: the reason says so', async (ctx) => {
-  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256 } });
+  const { sandbox } = await t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } });
   assert.ok(sandbox);
   const id = sandbox.id;
   const cgroup = t.agent.manager.get(id).runtime?.cgroup;

@@ -28,9 +28,12 @@ export interface SandboxHost {
     template: string;
     metadata: Record<string, string>;
     imageId: string;
+    allowInternet: boolean;
   }): Sandbox;
   reserveMemory(sandbox: Sandbox): void;
   attach(sandbox: Sandbox, runtime: SandboxRuntime): void;
+  /** Opens the sandbox's way out if it has internet; call once its runtime is attached. */
+  openEgress(sandbox: Sandbox): Promise<void>;
   release(sandbox: Sandbox): Promise<void>;
   forget(sandbox: Sandbox): Promise<void>;
   destroy(id: string): Promise<void>;

@@ -12,6 +12,7 @@ import { pauseEveryRunning, type StopReport } from './graceful-stop.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
+import { EgressHost } from './network/egress.js';
 import { namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
@@ -54,6 +55,8 @@ export class SandboxManager implements SandboxHost {
   readonly slots: NetworkSlotPool;
   /** QEMU launched ahead for restores. */
   readonly pool: VmPool;
+  /** Outbound internet for the sandboxes that have it. */
+  readonly egress: EgressHost;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -64,6 +67,7 @@ export class SandboxManager implements SandboxHost {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
     this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
+    this.egress = new EgressHost(config.home, config.egressAllow, log.child({ component: 'egress' }));
     this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }), this.budget);
   }
 
@@ -115,6 +119,7 @@ export class SandboxManager implements SandboxHost {
     if (this.reaper) clearInterval(this.reaper);
     await this.pool.close();
     await this.slots.close();
+    await this.egress.close();
   }
 
   list(): SandboxRecord[] {
@@ -160,6 +165,7 @@ export class SandboxManager implements SandboxHost {
           log,
         );
         this.attach(sandbox, runtime);
+        await this.openEgress(sandbox);
         sandbox.state = 'running';
         await this.persist(sandbox);
         log.info({ ms: Date.now() - started, memoryMib: sandbox.memoryMib }, 'sandbox running');
@@ -187,6 +193,7 @@ export class SandboxManager implements SandboxHost {
     template: string;
     metadata: Record<string, string>;
     imageId: string;
+    allowInternet: boolean;
   }): Sandbox {
     const now = Date.now();
     const sandbox: Sandbox = {
@@ -201,6 +208,7 @@ export class SandboxManager implements SandboxHost {
       ttlSeconds: input.ttlSeconds,
       error: '',
       imageId: input.imageId,
+      allowInternet: input.allowInternet,
     };
     this.sandboxes.set(sandbox.id, sandbox);
     return sandbox;
@@ -234,6 +242,12 @@ export class SandboxManager implements SandboxHost {
         await this.persist(sandbox);
       });
     });
+  }
+
+  async openEgress(sandbox: Sandbox): Promise<void> {
+    const runtime = sandbox.runtime;
+    if (!sandbox.allowInternet || !runtime) return;
+    runtime.egress = await this.egress.enable(runtime.slot.netns);
   }
 
   /** Frees the VM, pager, network slot, guest RAM and memory reservation; keeps the record. */

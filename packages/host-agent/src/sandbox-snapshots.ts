@@ -30,6 +30,7 @@ export interface SpawnInput {
   template: string;
   metadata: Record<string, string>;
   prefetch: PrefetchPolicy;
+  allowInternet: boolean;
 }
 
 export class SandboxSnapshots {
@@ -193,6 +194,7 @@ export class SandboxSnapshots {
         this.log.child({ sandbox: sandbox.id }),
       );
       this.manager.attach(sandbox, runtime);
+      await this.manager.openEgress(sandbox);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
       sandbox.error = '';
@@ -204,6 +206,8 @@ export class SandboxSnapshots {
       this.manager.persistInBackground(sandbox);
       this.log.info({ sandbox: sandbox.id, ms: Math.round(performance.now() - started) }, 'sandbox resumed');
     } catch (err) {
+      // Attached but not usable (its way out could not be opened): everything it holds goes.
+      if (sandbox.runtime) await this.manager.release(sandbox);
       this.manager.budget.release(sandbox.id);
       sandbox.state = previous;
       await this.manager.persist(sandbox);
@@ -295,6 +299,7 @@ export class SandboxSnapshots {
         metadata: { ...sandbox.metadata },
         prefetch: this.manager.config.defaults.prefetch,
         imageId: sandbox.imageId,
+        allowInternet: sandbox.allowInternet ?? false,
       };
       const results = await Promise.allSettled(
         Array.from({ length: count }, () => this.spawn(snapshot, input)),

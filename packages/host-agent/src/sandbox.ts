@@ -3,6 +3,7 @@ import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
 import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
+import type { Egress } from './network/egress.js';
 import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 
 export type SandboxState =
@@ -32,6 +33,8 @@ export interface SandboxRecord {
   qemuPid?: number;
   /** Memory is served by this agent's pager: QEMU cannot outlive the agent, so it is never adopted. */
   lazyMemory?: boolean;
+  /** Outbound internet through NAT (network/egress.ts); off: no route out of its namespace at all. */
+  allowInternet?: boolean;
   /** Memory generations in the committed snapshot chain (0 before the first pause). */
   generations?: number;
 }
@@ -41,6 +44,8 @@ export interface SandboxRuntime {
   vm: Vm;
   slot: NetworkSlot;
   envd: EnvdClient;
+  /** The way out of its namespace, if it has internet. */
+  egress?: Egress;
   /** QEMU's cgroup (limits); absent where the host has none. */
   cgroup?: VmCgroup;
   /** The VM's writable disk overlay. */

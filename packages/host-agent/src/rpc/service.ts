@@ -60,6 +60,7 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
         ttlSeconds: spec?.ttlSeconds,
         template: spec?.template,
         metadata: spec?.metadata,
+        allowInternet: spec?.allowInternet,
         prefetch: spec && prefetchPolicy(spec.prefetch),
       });
       return { sandbox: toSandboxMessage(sandbox) };
