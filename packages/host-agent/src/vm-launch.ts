@@ -46,6 +46,12 @@ export async function launchVm(
     ? await createVmCgroup(hostCgroups(), namespacePrefix(config.home), {
         vcpus: spec.vcpus,
         memoryMib: spec.memoryMib + qemuOverheadMib(config),
+      }).catch((err: Error) => {
+        // E.g. cgroup v2 where the agent's own cgroup cannot delegate controllers (it holds processes):
+        // VMs still run, without limits, and `amber doctor` says why.
+        host = { mode: 'none', problem: err.message, parents: [] };
+        log.warn({ err }, 'cannot limit VMs with cgroups; running them without limits');
+        return undefined;
       })
     : undefined;
   try {
