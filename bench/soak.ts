@@ -31,7 +31,13 @@ interface Agent {
 async function startAgent(): Promise<Agent> {
   const log = openSync(join(home, 'agent.log'), 'a');
   const child = spawn(process.execPath, [cli, 'agent'], {
-    env: { ...process.env, AMBER_HOME: home, AMBER_AGENT_LISTEN: socket, AMBER_ALLOW_INTERNET: 'off' },
+    env: {
+      AMBER_BOOT_TIMEOUT_SECONDS: '300',
+      ...process.env,
+      AMBER_HOME: home,
+      AMBER_AGENT_LISTEN: socket,
+      AMBER_ALLOW_INTERNET: 'off',
+    },
     stdio: ['ignore', log, log],
   });
   const exited = new Promise((r) => child.once('exit', r));

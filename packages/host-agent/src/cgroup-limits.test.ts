@@ -15,7 +15,7 @@ import { hostCgroups } from './vm-launch.js';
 const host = hostCgroups();
 let t: TestAgent;
 before(async () => {
-  t = await startTestAgent({ memoryBudgetMib: 4096 });
+  t = await startTestAgent({ memoryBudgetMib: 4096, bootTimeoutMs: 300_000 });
 });
 after(async () => {
   await t?.stop();

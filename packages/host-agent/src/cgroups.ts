@@ -34,7 +34,7 @@ export interface CgroupHost {
   mode: CgroupMode;
   /** Why cgroups are not used, when mode is 'none'. */
   problem?: string;
-  /** The parent directories (`.../amber` under the agent's own cgroup), per hierarchy. */
+  /** The parent directories (v1: the agent's own cgroups; v2: `amber` under its own), per hierarchy. */
   parents: string[];
 }
 
@@ -59,7 +59,10 @@ export function detectCgroups(): CgroupHost {
   }
   const missing = wanted.filter((c) => !existsSync(join(ROOT, c, 'cgroup.procs')));
   if (missing.length === 0)
-    return { mode: 'v1', parents: wanted.map((c) => join(ROOT, c, ownCgroup(c), 'amber')) };
+    // Directly in the agent's own cgroup, not in a shared `amber` group: under CFS a group is one entity,
+    // so all VMs in one group together got the CPU share of a single process next to the host's other
+    // tasks (boots took > 90 s on a busy host). One group per VM weighs like one process.
+    return { mode: 'v1', parents: wanted.map((c) => join(ROOT, c, ownCgroup(c))) };
   return { mode: 'none', problem: `no cgroup v1 hierarchy for ${missing.join(', ')}`, parents: [] };
 }
 
@@ -94,7 +97,7 @@ export async function createVmCgroup(
       return { name, dirs, memoryDir: dir, mode: 'v2' };
     }
     const [cpu, memory, pids] = dirs as [string, string, string];
-    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    for (const dir of dirs) await mkdir(dir);
     await writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
     await writeFile(join(cpu, 'cpu.cfs_quota_us'), cpuQuota);
     await writeFile(join(memory, 'memory.limit_in_bytes'), memoryBytes);

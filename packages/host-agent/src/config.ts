@@ -34,6 +34,8 @@ export interface AgentConfig {
   cgroups: boolean;
   /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
   allowInternetByDefault: boolean;
+  /** How long a boot or restore may take to reach a healthy guest agent (TCG is slow; KVM ~10x faster). */
+  bootTimeoutMs: number;
   /** Destinations (CIDRs) sandboxes with internet may reach; empty: everywhere but the host and each other. */
   egressAllow: string[];
 }
@@ -108,6 +110,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
     allowInternetByDefault: switchFromEnv('AMBER_ALLOW_INTERNET', true),
+    bootTimeoutMs: numberFromEnv('AMBER_BOOT_TIMEOUT_SECONDS', 90) * 1000,
     egressAllow: (process.env.AMBER_EGRESS_ALLOW ?? '')
       .split(',')
       .map((cidr) => cidr.trim())

@@ -20,7 +20,7 @@ let t: TestAgent;
 
 before(async () => {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1200m', 'tmpfs', home]);
-  t = await startTestAgent({ home, memoryBudgetMib: 4096, generationCap: 3 });
+  t = await startTestAgent({ home, memoryBudgetMib: 4096, generationCap: 3, bootTimeoutMs: 300_000 });
 });
 after(async () => {
   await t?.stop();

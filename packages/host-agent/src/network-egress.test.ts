@@ -57,6 +57,7 @@ before(async () => {
   t = await startTestAgent({
     memoryBudgetMib: 4096,
     allowInternetByDefault: false,
+    bootTimeoutMs: 300_000,
     egressAllow: [`${INTERNET.server}/32`],
   });
 });

@@ -13,7 +13,7 @@ let port = 0;
 const accepted: string[] = [];
 
 before(async () => {
-  t = await startTestAgent({ memoryBudgetMib: 4096, allowInternetByDefault: false });
+  t = await startTestAgent({ memoryBudgetMib: 4096, allowInternetByDefault: false, bootTimeoutMs: 300_000 });
   server = createServer((socket) => {
     accepted.push(`${socket.remoteAddress}:${socket.remotePort}`);
     socket.end('host\n');

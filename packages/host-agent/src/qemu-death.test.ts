@@ -9,7 +9,7 @@ import { execText, readText, startTestAgent, type TestAgent, writeText } from '.
 
 let t: TestAgent;
 before(async () => {
-  t = await startTestAgent({ memoryBudgetMib: 4096 });
+  t = await startTestAgent({ memoryBudgetMib: 4096, bootTimeoutMs: 300_000 });
 });
 after(async () => {
   await t?.stop();

@@ -20,9 +20,6 @@ import { discardPooled, type PooledVm, type VmPool } from './vm-pool.js';
 
 const WARM_UP_ROUNDS = 3;
 
-/** How long a cold boot may take to reach a healthy guest agent (TCG is slow; KVM is ~10x faster). */
-const BOOT_TIMEOUT_MS = 90_000;
-
 export interface BootRequest {
   id: string;
   vcpus: number;
@@ -55,7 +52,7 @@ export async function bootSandbox(
       vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
       log,
     ));
-    const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
+    const envd = await connectEnvd(vm, slot, config.bootTimeoutMs);
     // The guest read the host's clock from its RTC; the timestamp sets it below a second.
     await envd.init({ timestamp: Date.now() });
     // Then the calls of a capture and a restore (/sync on a held connection, /init on it), a few times: on
@@ -132,7 +129,7 @@ export async function restoreSandbox(
     const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
     await vm.resume();
     const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
-    const ready = await envd.initWhenReady(BOOT_TIMEOUT_MS, () => vm.running, held);
+    const ready = await envd.initWhenReady(config.bootTimeoutMs, () => vm.running, held);
     phases.mark('ready');
     if (ready.connection === 'new' && ready.resumeError)
       log.warn({ err: ready.resumeError }, 'the resumed envd connection did not answer; a new one did');

@@ -25,6 +25,8 @@ export async function spawnAgentChild(home: string, env: Record<string, string> 
       AMBER_HOME: home,
       AMBER_AGENT_LISTEN: `unix:${join(home, 'agent.sock')}`,
       AMBER_LOG_LEVEL: 'info',
+      // This machine is shared and busy: a boot may take minutes.
+      AMBER_BOOT_TIMEOUT_SECONDS: '300',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
