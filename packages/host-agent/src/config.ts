@@ -109,7 +109,12 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
-    allowInternetByDefault: switchFromEnv('AMBER_ALLOW_INTERNET', true),
+    // On, as users expect; off under `node --test` (it sets NODE_TEST_CONTEXT for test files and whatever they
+    // spawn), so no test's sandbox can send a packet beyond the machine unless the test turns it on.
+    allowInternetByDefault: switchFromEnv(
+      'AMBER_ALLOW_INTERNET',
+      process.env.NODE_TEST_CONTEXT === undefined,
+    ),
     bootTimeoutMs: numberFromEnv('AMBER_BOOT_TIMEOUT_SECONDS', 90) * 1000,
     egressAllow: (process.env.AMBER_EGRESS_ALLOW ?? '')
       .split(',')

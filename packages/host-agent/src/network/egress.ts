@@ -101,7 +101,7 @@ export class EgressHost {
     await run(
       'ip',
       ['netns', 'exec', netns, 'nft', '-f', '-'],
-      'table ip amber { chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; } }\n',
+      'table ip amber {\n  chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; }\n}\n',
     );
     return egress;
   }
