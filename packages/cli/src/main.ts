@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerImageCommands } from './commands/image.js';
+import { registerImagePruneCommand } from './commands/image-prune.js';
 import { registerMemsnapCommands } from './commands/memsnap.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 
@@ -13,6 +15,8 @@ export function createProgram(): Command {
     .exitOverride();
   registerAgentCommands(program);
   registerImageCommands(program);
+  registerImagePruneCommand(program);
+  registerDoctorCommand(program);
   registerMemsnapCommands(program);
   registerSandboxCommands(program);
   return program;

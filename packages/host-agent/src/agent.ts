@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ensureImage, type Image } from '@amber/image';
 import { type Logger, pino } from 'pino';
 import { type AgentConfig, loadConfig } from './config.js';
+import type { StopReport } from './graceful-stop.js';
 import { recoverSandboxes } from './recovery.js';
 import { assertListenAllowed } from './rpc/listen-address.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
@@ -18,8 +19,8 @@ export interface RunningAgent {
   config: AgentConfig;
   manager: SandboxManager;
   server: AgentServer;
-  /** Stops serving. Sandboxes are left running for the next agent to find. */
-  close(): Promise<void>;
+  /** Stops serving, then pauses every running sandbox (graceful-stop.ts) for the next agent to resume. */
+  close(): Promise<StopReport>;
 }
 
 export async function startAgent(options: AgentOptions = {}): Promise<RunningAgent> {
@@ -47,7 +48,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
     server,
     close: async () => {
       await server.close();
+      const report = await manager.pauseAllForStop();
       await manager.close();
+      return report;
     },
   };
 }

@@ -1,4 +1,4 @@
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './snapshot/fsync.js';
 
@@ -15,11 +15,17 @@ export async function writeFileAtomic(
   const tmp = join(dirname(path), `.tmp-${basename(path)}.${process.pid}`);
   const handle = await open(tmp, 'w', 0o644);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A full disk must not also keep the half-written temp file.
+    await rm(tmp, { force: true });
+    throw err;
   }
-  await rename(tmp, path);
   if (options.syncDir ?? true) await fsyncDir(dirname(path));
 }

@@ -1,7 +1,7 @@
 import { cpus, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type Accel, DEFAULT_TCG_CACHE_MIB, detectAccel } from '@amber/vmm';
-import type { PrefetchPolicy } from './sandbox-snapshots.js';
+import type { PrefetchPolicy } from './prefetch-policy.js';
 
 export interface AgentConfig {
   /** $AMBER_HOME: sandboxes/, snapshots/, the agent socket. */
@@ -30,6 +30,14 @@ export interface AgentConfig {
   tcgCacheMib: number;
   /** Shapes (vcpus, memory, image) with a QEMU launched ahead for restores (vm-pool.ts); 0 turns it off. */
   vmPoolShapes: number;
+  /** Each QEMU in a cgroup of its own (cgroups.ts): CPU quota, memory cap, thread bound. */
+  cgroups: boolean;
+  /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
+  allowInternetByDefault: boolean;
+  /** How long a boot or restore may take to reach a healthy guest agent (TCG is slow; KVM ~10x faster). */
+  bootTimeoutMs: number;
+  /** Destinations (CIDRs) sandboxes with internet may reach; empty: everywhere but the host and each other. */
+  egressAllow: string[];
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -48,6 +56,20 @@ function countFromEnv(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 0)
     throw new Error(`${name} must be a whole number (0 or more), got "${raw}"`);
   return value;
+}
+
+function validCidr(cidr: string): string {
+  if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(cidr))
+    throw new Error(`AMBER_EGRESS_ALLOW must list IPv4 CIDRs, got "${cidr}"`);
+  return cidr;
+}
+
+function switchFromEnv(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on' || raw === '1' || raw === 'true') return true;
+  if (raw === 'off' || raw === '0' || raw === 'false') return false;
+  throw new Error(`${name} must be on or off, got "${raw}"`);
 }
 
 function prefetchFromEnv(): PrefetchPolicy {
@@ -86,6 +108,19 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     generationCap: numberFromEnv('AMBER_GENERATION_CAP', 10),
     tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
+    cgroups: switchFromEnv('AMBER_CGROUPS', true),
+    // On, as users expect; off under `node --test` (it sets NODE_TEST_CONTEXT for test files and whatever they
+    // spawn), so no test's sandbox can send a packet beyond the machine unless the test turns it on.
+    allowInternetByDefault: switchFromEnv(
+      'AMBER_ALLOW_INTERNET',
+      process.env.NODE_TEST_CONTEXT === undefined,
+    ),
+    bootTimeoutMs: numberFromEnv('AMBER_BOOT_TIMEOUT_SECONDS', 90) * 1000,
+    egressAllow: (process.env.AMBER_EGRESS_ALLOW ?? '')
+      .split(',')
+      .map((cidr) => cidr.trim())
+      .filter(Boolean)
+      .map(validCidr),
     ...overrides,
   };
 }

@@ -2,12 +2,14 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
+import { removeStaleCgroups } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { destroyNetworkSlot, listNetworkSlots, namespacePrefix } from './network/network-slot.js';
 import { type SandboxRecord, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
 import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
 import { TemplateStore } from './templates.js';
+import { hostCgroups } from './vm-launch.js';
 import { poolPaths } from './vm-pool.js';
 
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
@@ -88,13 +90,16 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
   await rm(pool.dir, { recursive: true, force: true });
   // No VM survived, so no namespace is in use: the killed VMs' and the previous agent's pooled ones.
   for (const netns of await listNetworkSlots(namespacePrefix(config.home))) await destroyNetworkSlot(netns);
-  // RAM files of this agent's sandboxes and pooled QEMUs; never those of another agent on the host.
-  const ownRam = namespacePrefix(config.home);
+  // Only this agent's: another agent on the host (another home) has its running guests' RAM here too.
+  const ours = namespacePrefix(config.home);
   for (const name of await readdir(config.shmDir).catch(() => [] as string[])) {
-    if (name.startsWith(ownRam) && name.endsWith('.mem'))
-      await rm(join(config.shmDir, name), { force: true });
+    if (name.startsWith(ours) && name.endsWith('.mem')) await rm(join(config.shmDir, name), { force: true });
   }
   await rm(join(config.home, 'staging'), { recursive: true, force: true });
+  // Every QEMU of the previous agent is gone, so are the tasks of its cgroups.
+  const staleCgroups = await removeStaleCgroups(hostCgroups(), namespacePrefix(config.home));
+  if (staleCgroups.length)
+    log.info({ cgroups: staleCgroups.length }, 'removed the cgroups of a previous agent');
   await new TemplateStore(config.home).cleanUp();
   return survivors;
 }

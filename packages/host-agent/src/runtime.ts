@@ -1,8 +1,9 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Image } from '@amber/image';
 import { Pager, type PrefetchOption } from '@amber/pager';
-import { loadStateFile, Vm, type VmSpec } from '@amber/vmm';
+import { loadStateFile, type Vm, type VmSpec } from '@amber/vmm';
 import type { Logger } from 'pino';
+import { removeVmCgroup } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
 import { resumeHeldConnection } from './envd/resumed-connection.js';
@@ -14,12 +15,10 @@ import { PhaseTimer } from './phase-timer.js';
 import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
 import { createOverlay } from './snapshot/disk-chain.js';
 import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot/layout.js';
+import { launchVm } from './vm-launch.js';
 import { discardPooled, type PooledVm, type VmPool } from './vm-pool.js';
 
 const WARM_UP_ROUNDS = 3;
-
-/** How long a cold boot may take to reach a healthy guest agent (TCG is slow; KVM is ~10x faster). */
-const BOOT_TIMEOUT_MS = 90_000;
 
 export interface BootRequest {
   id: string;
@@ -45,10 +44,15 @@ export async function bootSandbox(
   await createOverlay(disk, req.image.rootfs, 'raw');
   const slot = await slots.take();
   let vm: Vm | undefined;
+  let cgroup: SandboxRuntime['cgroup'];
   try {
     const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
-    vm = await Vm.launch(vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }), { log });
-    const envd = await connectEnvd(vm, slot, BOOT_TIMEOUT_MS);
+    ({ vm, cgroup } = await launchVm(
+      config,
+      vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
+      log,
+    ));
+    const envd = await connectEnvd(vm, slot, config.bootTimeoutMs);
     // The guest read the host's clock from its RTC; the timestamp sets it below a second.
     await envd.init({ timestamp: Date.now() });
     // Then the calls of a capture and a restore (/sync on a held connection, /init on it), a few times: on
@@ -61,9 +65,18 @@ export async function bootSandbox(
       await envd.init({ timestamp: Date.now() }, 30_000, held.socket);
     }
     log.info({ ms: Math.round(performance.now() - warmUpStarted) }, 'restore path warmed up');
-    return { vm, slot, envd, disk, expectedExit: false };
+    return {
+      vm,
+      slot,
+      envd,
+      disk,
+      expectedExit: false,
+      gone: new AbortController(),
+      ...(cgroup && { cgroup }),
+    };
   } catch (err) {
     await vm?.kill();
+    await removeVmCgroup(cgroup);
     await destroyNetworkSlot(slot.netns);
     await rm(req.paths.memory, { force: true });
     await rm(disk, { force: true });
@@ -107,7 +120,7 @@ export async function restoreSandbox(
   const pooled = await pool.take(req);
   const parts: Partial<PooledVm> = {};
   try {
-    const { vm, pager, slot } = pooled
+    const { vm, pager, slot, cgroup } = pooled
       ? await usePooled(pooled, req, disk, phases)
       : await launchForRestore(config, slots, req, disk, phases, log, parts);
     await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
@@ -116,7 +129,7 @@ export async function restoreSandbox(
     const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
     await vm.resume();
     const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
-    const ready = await envd.initWhenReady(BOOT_TIMEOUT_MS, () => vm.running, held);
+    const ready = await envd.initWhenReady(config.bootTimeoutMs, () => vm.running, held);
     phases.mark('ready');
     if (ready.connection === 'new' && ready.resumeError)
       log.warn({ err: ready.resumeError }, 'the resumed envd connection did not answer; a new one did');
@@ -132,11 +145,22 @@ export async function restoreSandbox(
       },
       'restore phases',
     );
-    return { vm, slot, envd, pager, disk, expectedExit: false, envdConnection: ready.connection };
+    return {
+      vm,
+      slot,
+      envd,
+      pager,
+      disk,
+      expectedExit: false,
+      gone: new AbortController(),
+      envdConnection: ready.connection,
+      ...(cgroup && { cgroup }),
+    };
   } catch (err) {
     if (pooled) await discardPooled(pooled);
     else {
       await parts.vm?.kill();
+      await removeVmCgroup(parts.cgroup);
       await parts.pager?.close();
       if (parts.slot) await destroyNetworkSlot(parts.slot.netns);
     }
@@ -198,8 +222,9 @@ async function launchForRestore(
     incoming: true,
     uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
   };
-  const vm = await Vm.launch(spec, { log });
+  const { vm, cgroup } = await launchVm(config, spec, log);
   parts.vm = vm;
+  if (cgroup) parts.cgroup = cgroup;
   phases.mark('launch');
   await Promise.race([
     pager.attached,
@@ -211,13 +236,14 @@ async function launchForRestore(
     }),
   ]);
   phases.mark('handoff');
-  return { vm, pager, slot, memoryFile: req.paths.memory };
+  return { vm, pager, slot, memoryFile: req.paths.memory, ...(cgroup && { cgroup }) };
 }
 
 /** Stops QEMU and frees the namespace and guest RAM. Safe to call on a VM that already died. */
 export async function teardownRuntime(runtime: SandboxRuntime, paths: SandboxPaths): Promise<void> {
   runtime.expectedExit = true;
   await runtime.vm.kill();
+  await removeVmCgroup(runtime.cgroup);
   await runtime.pager?.close();
   await destroyNetworkSlot(runtime.slot.netns);
   await rm(paths.memory, { force: true });

@@ -1,19 +1,26 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Image, loadImage } from '@amber/image';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
+import { oomKills } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { type ExecEvent, fromEnvdError } from './envd/envd-client.js';
 import { AgentError, notFound } from './errors.js';
+import { pauseEveryRunning, type StopReport } from './graceful-stop.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
+import { EgressHost } from './network/egress.js';
 import { namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
+import type { PrefetchPolicy } from './prefetch-policy.js';
+import { qemuOverheadMib } from './qemu-overhead.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
 import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
-import { type PrefetchPolicy, SandboxSnapshots } from './sandbox-snapshots.js';
+import type { SandboxHost } from './sandbox-host.js';
+import { SandboxSnapshots } from './sandbox-snapshots.js';
 import { removeLiveDisks } from './snapshot/layout.js';
 import {
   type CreateInput,
@@ -37,7 +44,7 @@ export interface ExecInput {
 const NETWORK_SLOTS_AHEAD = 2;
 
 /** Owns every sandbox on this host: their records, runtimes, memory reservations and time to live. */
-export class SandboxManager {
+export class SandboxManager implements SandboxHost {
   private readonly sandboxes = new Map<string, Sandbox>();
   /** One operation at a time per sandbox. */
   readonly locks = new KeyedMutex();
@@ -48,6 +55,8 @@ export class SandboxManager {
   readonly slots: NetworkSlotPool;
   /** QEMU launched ahead for restores. */
   readonly pool: VmPool;
+  /** Outbound internet for the sandboxes that have it. */
+  readonly egress: EgressHost;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -58,7 +67,8 @@ export class SandboxManager {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
     this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
-    this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }));
+    this.egress = new EgressHost(config.home, config.egressAllow, log.child({ component: 'egress' }));
+    this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }), this.budget);
   }
 
   /** The image a sandbox was built from (snapshots restore with the kernel they booted). */
@@ -78,10 +88,38 @@ export class SandboxManager {
     this.reaper.unref();
   }
 
+  /**
+   * Pauses every running sandbox (and those starting or resuming at the call), as a stopping agent must;
+   * sandboxes whose pause fails are in the report by id, and keep their last committed snapshot.
+   */
+  async pauseAllForStop(): Promise<StopReport> {
+    if (this.reaper) clearInterval(this.reaper);
+    const live = new Set(['running', 'starting', 'resuming']);
+    return pauseEveryRunning(
+      {
+        running: () => [...this.sandboxes.values()].filter((s) => live.has(s.state)).map((s) => s.id),
+        pause: async (id) => {
+          try {
+            await this.snapshots.pause(id);
+            return true;
+          } catch (err) {
+            // Failed to start, or paused, destroyed or lost its VM meanwhile: nothing left to pause.
+            const now = this.sandboxes.get(id);
+            if (now?.state !== 'running') return false;
+            throw err;
+          }
+        },
+      },
+      Math.max(2, cpus().length),
+      this.log.child({ component: 'stop' }),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
     await this.pool.close();
     await this.slots.close();
+    await this.egress.close();
   }
 
   list(): SandboxRecord[] {
@@ -115,7 +153,7 @@ export class SandboxManager {
     const paths = this.paths(sandbox.id);
     const log = this.log.child({ sandbox: sandbox.id });
     try {
-      this.budget.reserve(sandbox.id, sandbox.memoryMib);
+      this.reserveMemory(sandbox);
       await this.locks.run(sandbox.id, async () => {
         await mkdir(paths.dir, { recursive: true });
         await this.persist(sandbox);
@@ -127,6 +165,7 @@ export class SandboxManager {
           log,
         );
         this.attach(sandbox, runtime);
+        await this.openEgress(sandbox);
         sandbox.state = 'running';
         await this.persist(sandbox);
         log.info({ ms: Date.now() - started, memoryMib: sandbox.memoryMib }, 'sandbox running');
@@ -141,6 +180,11 @@ export class SandboxManager {
     return toRecord(sandbox);
   }
 
+  /** A running sandbox's share of the memory budget: its guest RAM and its QEMU's own overhead. */
+  reserveMemory(sandbox: Sandbox): void {
+    this.budget.reserve(sandbox.id, sandbox.memoryMib + qemuOverheadMib(this.config));
+  }
+
   /** A new sandbox record in the starting state (nothing on disk yet). */
   register(input: {
     vcpus: number;
@@ -149,6 +193,7 @@ export class SandboxManager {
     template: string;
     metadata: Record<string, string>;
     imageId: string;
+    allowInternet: boolean;
   }): Sandbox {
     const now = Date.now();
     const sandbox: Sandbox = {
@@ -163,6 +208,7 @@ export class SandboxManager {
       ttlSeconds: input.ttlSeconds,
       error: '',
       imageId: input.imageId,
+      allowInternet: input.allowInternet,
     };
     this.sandboxes.set(sandbox.id, sandbox);
     return sandbox;
@@ -187,6 +233,9 @@ export class SandboxManager {
         const consoleTail = await runtime.vm.consoleTail(1000);
         sandbox.state = 'error';
         sandbox.error = `QEMU exited unexpectedly (code ${exit.code}, signal ${exit.signal})`;
+        if (runtime.cgroup && (await oomKills(runtime.cgroup)) > 0)
+          sandbox.error += `: killed by the kernel's OOM killer at its memory cap of ${sandbox.memoryMib + qemuOverheadMib(this.config)} MiB`;
+        if (sandbox.generations) sandbox.error += '; its last snapshot can be resumed';
         this.log.error({ sandbox: sandbox.id, ...exit, console: consoleTail }, 'sandbox VM died');
         await this.release(sandbox);
         await removeLiveDisks(this.paths(sandbox.id).snapshot);
@@ -195,12 +244,21 @@ export class SandboxManager {
     });
   }
 
+  async openEgress(sandbox: Sandbox): Promise<void> {
+    const runtime = sandbox.runtime;
+    if (!sandbox.allowInternet || !runtime) return;
+    runtime.egress = await this.egress.enable(runtime.slot.netns);
+  }
+
   /** Frees the VM, pager, network slot, guest RAM and memory reservation; keeps the record. */
   async release(sandbox: Sandbox): Promise<void> {
     const runtime = sandbox.runtime;
     sandbox.runtime = undefined;
     sandbox.qemuPid = undefined;
-    if (runtime) await teardownRuntime(runtime, this.paths(sandbox.id));
+    if (runtime) {
+      runtime.gone.abort(new AgentError('failed_precondition', `sandbox ${sandbox.id} stopped running`));
+      await teardownRuntime(runtime, this.paths(sandbox.id));
+    }
     this.budget.release(sandbox.id);
   }
 
@@ -250,7 +308,10 @@ export class SandboxManager {
     };
     timeout?.addEventListener('abort', killOnTimeout);
     try {
-      const events = runtime.envd.exec({ ...input, ...(input.signal && { signal: input.signal }) });
+      // A command ends with its VM: a stream to a guest that died would otherwise wait forever.
+      const gone = runtime.gone.signal;
+      const signal = input.signal ? AbortSignal.any([input.signal, gone]) : gone;
+      const events = runtime.envd.exec({ ...input, signal });
       for await (const event of events) {
         if (event.pid !== undefined) pid = event.pid;
         yield event;

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { newSandboxId } from './ids.js';
+import type { PrefetchPolicy } from './prefetch-policy.js';
 import { restoreSandbox } from './runtime.js';
 import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
-import type { SandboxManager } from './sandbox-manager.js';
+import type { SandboxHost } from './sandbox-host.js';
 import { captureGeneration, mergeGenerations } from './snapshot/capture.js';
 import { cloneCommitted } from './snapshot/clone.js';
 import {
@@ -20,8 +21,6 @@ import {
 } from './snapshot/layout.js';
 import { type TemplateRecord, TemplateStore, validateTemplateName } from './templates.js';
 
-export type PrefetchPolicy = 'none' | 'all' | 'working-set';
-
 export const MAX_FORKS = 16;
 
 export interface SpawnInput {
@@ -31,13 +30,14 @@ export interface SpawnInput {
   template: string;
   metadata: Record<string, string>;
   prefetch: PrefetchPolicy;
+  allowInternet: boolean;
 }
 
 export class SandboxSnapshots {
   readonly templates: TemplateStore;
 
   constructor(
-    private readonly manager: SandboxManager,
+    private readonly manager: SandboxHost,
     private readonly log: Logger,
   ) {
     this.templates = new TemplateStore(manager.config.home);
@@ -51,22 +51,19 @@ export class SandboxSnapshots {
       const paths = this.manager.paths(sandbox.id);
       const started = performance.now();
       sandbox.state = 'pausing';
-      await this.manager.persist(sandbox);
       log.info('pause started');
       let generationBytes: number;
       let generation: number;
       try {
+        await this.manager.persist(sandbox);
         ({ generationBytes, generation } = await this.capture(runtime, sandbox, false));
       } catch (err) {
         sandbox.state = 'running';
-        await this.manager.persist(sandbox);
-        throw new AgentError(
-          'internal',
-          `pause failed, the sandbox keeps running: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        // A restarting agent treats 'pausing' and 'running' alike; a full disk may refuse this write too.
+        await this.manager
+          .persist(sandbox)
+          .catch((recordErr) => log.error({ err: recordErr }, 'cannot write the sandbox record'));
+        throw pauseFailed(err, paths.snapshot);
       }
       if (runtime.pager) {
         // Only a hint for the next resume's prefetch: losing it costs speed, never data.
@@ -78,7 +75,10 @@ export class SandboxSnapshots {
       await removeLiveDisks(paths.snapshot);
       sandbox.state = 'paused';
       sandbox.lazyMemory = false;
-      await this.manager.persist(sandbox);
+      // The generation is committed: a record that still says 'pausing' brings it back paused all the same.
+      await this.manager
+        .persist(sandbox)
+        .catch((err) => log.error({ err }, 'cannot write the sandbox record; it is paused all the same'));
       if (generation + 1 >= this.manager.config.generationCap) {
         await mergeGenerations(paths.snapshot, log)
           .then(() => {
@@ -172,7 +172,7 @@ export class SandboxSnapshots {
   ) {
     const started = performance.now();
     const paths = this.manager.paths(sandbox.id);
-    this.manager.budget.reserve(sandbox.id, sandbox.memoryMib);
+    this.manager.reserveMemory(sandbox);
     const previous = sandbox.state;
     // Not persisted: after a crash a sandbox with a committed snapshot comes back paused either way, and
     // each record write costs a restore two fsyncs.
@@ -194,6 +194,7 @@ export class SandboxSnapshots {
         this.log.child({ sandbox: sandbox.id }),
       );
       this.manager.attach(sandbox, runtime);
+      await this.manager.openEgress(sandbox);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
       sandbox.error = '';
@@ -205,6 +206,8 @@ export class SandboxSnapshots {
       this.manager.persistInBackground(sandbox);
       this.log.info({ sandbox: sandbox.id, ms: Math.round(performance.now() - started) }, 'sandbox resumed');
     } catch (err) {
+      // Attached but not usable (its way out could not be opened): everything it holds goes.
+      if (sandbox.runtime) await this.manager.release(sandbox);
       this.manager.budget.release(sandbox.id);
       sandbox.state = previous;
       await this.manager.persist(sandbox);
@@ -296,6 +299,7 @@ export class SandboxSnapshots {
         metadata: { ...sandbox.metadata },
         prefetch: this.manager.config.defaults.prefetch,
         imageId: sandbox.imageId,
+        allowInternet: sandbox.allowInternet ?? false,
       };
       const results = await Promise.allSettled(
         Array.from({ length: count }, () => this.spawn(snapshot, input)),
@@ -358,6 +362,29 @@ export class SandboxSnapshots {
     }
     return this.manager.record(sandbox);
   }
+}
+
+/** The error of a failed pause; a full disk says so, with where, rather than as a raw errno. */
+function pauseFailed(err: unknown, dir: string): AgentError {
+  const message = (err as Error).message;
+  if (isNoSpace(err)) {
+    return new AgentError(
+      'resource_exhausted',
+      `pause failed, the sandbox keeps running and its last snapshot is intact: no space left on the device of ${dir} (${message})`,
+      { cause: err },
+    );
+  }
+  return new AgentError('internal', `pause failed, the sandbox keeps running: ${message}`, { cause: err });
+}
+
+/** ENOSPC anywhere in the cause chain, or in the text of an error relayed by QEMU or qemu-img. */
+export function isNoSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined; e; ) {
+    if (e.code === 'ENOSPC' || (typeof e.message === 'string' && /No space left on device/i.test(e.message)))
+      return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
+import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
+import type { Egress } from './network/egress.js';
 import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 
 export type SandboxState =
@@ -31,6 +33,8 @@ export interface SandboxRecord {
   qemuPid?: number;
   /** Memory is served by this agent's pager: QEMU cannot outlive the agent, so it is never adopted. */
   lazyMemory?: boolean;
+  /** Outbound internet through NAT (network/egress.ts); off: no route out of its namespace at all. */
+  allowInternet?: boolean;
   /** Memory generations in the committed snapshot chain (0 before the first pause). */
   generations?: number;
 }
@@ -40,12 +44,18 @@ export interface SandboxRuntime {
   vm: Vm;
   slot: NetworkSlot;
   envd: EnvdClient;
+  /** The way out of its namespace, if it has internet. */
+  egress?: Egress;
+  /** QEMU's cgroup (limits); absent where the host has none. */
+  cgroup?: VmCgroup;
   /** The VM's writable disk overlay. */
   disk: string;
   /** Serves guest memory from the snapshot and tracks writes; absent after a cold boot. */
   pager?: Pager;
   /** Written ranges taken from the pager by a capture that then failed; the next capture includes them. */
   carriedDirty?: Array<[number, number]>;
+  /** Aborted when the VM goes (paused, destroyed, died): ends the calls still streaming from its guest. */
+  gone: AbortController;
   /** Set while the agent itself is stopping the VM, so its exit is not reported as a crash. */
   expectedExit: boolean;
   /** After a restore: whether envd first answered on the connection kept in the snapshot, or a new one. */
@@ -64,7 +74,7 @@ export function sandboxPaths(home: string, shmDir: string, id: string) {
     run: join(dir, 'run'),
     snapshot: join(dir, 'snapshot'),
     pagerSocket: join(dir, 'run', 'pager.sock'),
-    // Named after the agent's home, like its namespaces: an agent cleaning up after a crash removes only its own.
+    // Named with the agent's prefix: several agents share /dev/shm, and each removes only its own leftovers.
     memory: join(shmDir, `${namespacePrefix(home)}${id}.mem`),
   };
 }

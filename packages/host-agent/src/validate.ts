@@ -8,6 +8,7 @@ export interface CreateInput {
   ttlSeconds?: number | undefined;
   template?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  allowInternet?: boolean | undefined;
 }
 
 export interface ValidCreate {
@@ -16,6 +17,7 @@ export interface ValidCreate {
   ttlSeconds: number;
   template: string;
   metadata: Record<string, string>;
+  allowInternet: boolean;
 }
 
 function bounded(name: string, value: number, min: number, max: number, unit = ''): number {
@@ -57,6 +59,7 @@ export function validateCreate(config: AgentConfig, input: CreateInput): ValidCr
     ttlSeconds: validateTtl(config, input.ttlSeconds ?? config.defaults.ttlSeconds),
     template: input.template ?? '',
     metadata,
+    allowInternet: input.allowInternet ?? config.allowInternetByDefault,
   };
 }
 

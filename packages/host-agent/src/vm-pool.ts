@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Pager } from '@amber/pager';
-import { Vm } from '@amber/vmm';
+import type { Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
+import { removeVmCgroup, type VmCgroup } from './cgroups.js';
 import type { AgentConfig } from './config.js';
 import { type VmShape, vmSpec } from './guest-vm.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { destroyNetworkSlot, type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
+import { POOLED_QEMU_MIB } from './qemu-overhead.js';
+import { launchVm } from './vm-launch.js';
 
 /** A QEMU waiting for a restore: in its namespace, guest RAM handed to a parked pager, disk a placeholder. */
 export interface PooledVm {
@@ -16,6 +20,7 @@ export interface PooledVm {
   slot: NetworkSlot;
   /** The empty guest RAM file; the restore renames it to the sandbox's. */
   memoryFile: string;
+  cgroup?: VmCgroup;
 }
 
 /** The directory of pooled VMs' run dirs, and the start of their RAM files' names (recovery removes both). */
@@ -40,6 +45,8 @@ export class VmPool {
     private readonly config: AgentConfig,
     private readonly slots: NetworkSlotPool,
     private readonly log: Logger,
+    /** A pooled QEMU holds its share of the budget from its launch until a restore takes it. */
+    private readonly budget?: MemoryBudget,
   ) {}
 
   /** A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined. */
@@ -50,6 +57,8 @@ export class VmPool {
     if (!this.#ready.has(key)) await this.#launching.get(key);
     const pooled = this.#ready.get(key);
     this.#ready.delete(key);
+    // The restore reserves the sandbox's full share itself.
+    if (pooled) this.budget?.releaseHold(holdKey(key));
     if (pooled && (!pooled.vm.running || pooled.pager.state !== 'parked')) {
       this.log.warn({ pid: pooled.vm.pid, pager: pooled.pager.state }, 'a pooled VM died while waiting');
       await discardPooled(pooled);
@@ -72,6 +81,8 @@ export class VmPool {
     const key = shapeKey(shape);
     if (this.#closed || this.#ready.has(key) || this.#launching.has(key) || !this.#recent.includes(key))
       return;
+    // Only speed is lost when the budget has no room for a QEMU ahead.
+    if (this.budget && !this.budget.tryHold(holdKey(key), POOLED_QEMU_MIB)) return;
     const launching = launchPooled(this.config, this.slots, shape, this.log)
       .then((pooled) => {
         // Once closing, close() discards what is ready.
@@ -79,12 +90,14 @@ export class VmPool {
           this.#ready.set(key, pooled);
           return pooled;
         }
+        this.budget?.releaseHold(holdKey(key));
         this.#discardInBackground(pooled);
         return undefined;
       })
       // Only speed is lost: a restore launches its own QEMU when none is pooled.
       .catch((err) => {
         this.log.warn({ err }, 'cannot launch a pooled VM');
+        this.budget?.releaseHold(holdKey(key));
         return undefined;
       })
       .finally(() => this.#launching.delete(key));
@@ -94,7 +107,10 @@ export class VmPool {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#launching.values());
-    for (const pooled of this.#ready.values()) await discardPooled(pooled);
+    for (const [key, pooled] of this.#ready) {
+      await discardPooled(pooled);
+      this.budget?.releaseHold(holdKey(key));
+    }
     this.#ready.clear();
   }
 
@@ -103,13 +119,20 @@ export class VmPool {
     for (const old of this.#recent.splice(this.config.vmPoolShapes)) {
       const pooled = this.#ready.get(old);
       this.#ready.delete(old);
-      if (pooled) this.#discardInBackground(pooled);
+      if (pooled) {
+        this.budget?.releaseHold(holdKey(old));
+        this.#discardInBackground(pooled);
+      }
     }
   }
 
   #discardInBackground(pooled: PooledVm): void {
     void discardPooled(pooled).catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'));
   }
+}
+
+function holdKey(key: string): string {
+  return `pool:${key}`;
 }
 
 function shapeKey(shape: VmShape): string {
@@ -137,6 +160,7 @@ async function launchPooled(
   const slot = await slots.take();
   let pager: Pager | undefined;
   let vm: Vm | undefined;
+  let cgroup: VmCgroup | undefined;
   try {
     // Qcow2 layers keep the image's virtual size: the placeholder is the size the real disk will have.
     const diskBytes = (await stat(shape.image.rootfs)).size;
@@ -147,7 +171,11 @@ async function launchPooled(
       trackDirty: true,
     });
     const spec = vmSpec(config, shape, { runDir, memoryFile }, slot, { placeholderBytes: diskBytes });
-    vm = await Vm.launch({ ...spec, incoming: true, uffd: { socketPath, trackDirty: true } }, { log });
+    ({ vm, cgroup } = await launchVm(
+      config,
+      { ...spec, incoming: true, uffd: { socketPath, trackDirty: true } },
+      log,
+    ));
     const launched = vm;
     await Promise.race([
       pager.attached,
@@ -155,9 +183,10 @@ async function launchPooled(
         throw new Error(`pooled QEMU exited before its handoff (code ${exit.code})`);
       }),
     ]);
-    return { vm, pager, slot, memoryFile };
+    return { vm, pager, slot, memoryFile, ...(cgroup && { cgroup }) };
   } catch (err) {
     await vm?.kill();
+    await removeVmCgroup(cgroup);
     await pager?.close();
     await destroyNetworkSlot(slot.netns);
     await rm(memoryFile, { force: true });
@@ -169,6 +198,7 @@ async function launchPooled(
 /** Frees everything a pooled VM holds (it was never used, or its restore failed). */
 export async function discardPooled(pooled: PooledVm): Promise<void> {
   await pooled.vm.kill();
+  await removeVmCgroup(pooled.cgroup);
   await pooled.pager.close();
   await destroyNetworkSlot(pooled.slot.netns);
   await rm(pooled.memoryFile, { force: true });

@@ -18,7 +18,16 @@ export interface LaunchOptions {
   qemuBinary?: string;
   /** How long QEMU may take to open its QMP socket. */
   startTimeoutMs?: number;
+  /**
+   * cgroup directories QEMU joins before it execs (so every page and thread it ever has is accounted
+   * there): a shell writes its own pid to each `cgroup.procs`, then execs; the pid stays the same.
+   */
+  cgroups?: string[];
 }
+
+/** `sh -c` script: join each cgroup named before `--`, then exec what follows it. */
+const JOIN_CGROUPS =
+  'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"';
 
 export interface VmExit {
   code: number | null;
@@ -73,13 +82,16 @@ export class Vm extends EventEmitter {
     await claimSocketPath(paths.qmp);
     const qemu = options.qemuBinary ?? DEFAULT_QEMU;
     const args = qemuArgs(spec);
-    const [cmd, argv] = spec.network
+    const [direct, directArgv] = spec.network
       ? ['ip', ['netns', 'exec', spec.network.netns, qemu, ...args]]
       : [qemu, args];
+    const [cmd, argv] = options.cgroups?.length
+      ? ['sh', ['-c', JOIN_CGROUPS, 'sh', ...options.cgroups, '--', direct, ...directArgv]]
+      : [direct, directArgv];
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (spec.uffd) Object.assign(env, shimEnv({ memPath: spec.memoryFile, ...spec.uffd }));
-    // Through `ip netns exec`, a missing QEMU would look like an ip failure; check first.
-    if (spec.network) await assertBinary(qemu);
+    // Through `ip netns exec` or the shell, a missing QEMU would look like their failure; check first.
+    if (spec.network || options.cgroups?.length) await assertBinary(qemu);
     const log = options.log.child({ runDir: spec.runDir });
     const qemuLog = createWriteStream(paths.qemuLog);
     // detached: QEMU gets its own process group, so a Ctrl-C aimed at the agent doesn't kill every VM.

@@ -65,7 +65,7 @@ export function registerAgentCommands(program: Command): void {
 
   program
     .command('down')
-    .description('stop the background agent started by `amber up` (sandboxes keep running until it returns)')
+    .description('stop the background agent started by `amber up`, pausing every running sandbox first')
     .action(async () => {
       const pidFile = join(loadConfig().home, 'agent.pid');
       const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
@@ -75,7 +75,15 @@ export function registerAgentCommands(program: Command): void {
         return;
       }
       process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      // The agent pauses every running sandbox before it exits: that takes as long as it takes.
+      const started = Date.now();
+      for (let i = 1; isAlive(pid); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (i % 100 === 0)
+          process.stdout.write(
+            `waiting for agent ${pid} to pause its sandboxes (${(Date.now() - started) / 1000} s)\n`,
+          );
+      }
       await rm(pidFile, { force: true });
       process.stdout.write(`stopped agent ${pid}\n`);
     });

@@ -1,8 +1,8 @@
 import { type HostAgentService, PrefetchPolicy, type WriteFileRequest } from '@amber/proto/hostagent';
 import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { AgentError } from '../errors.js';
+import type { PrefetchPolicy as Policy } from '../prefetch-policy.js';
 import type { SandboxManager } from '../sandbox-manager.js';
-import type { PrefetchPolicy as Policy } from '../sandbox-snapshots.js';
 import { validateTtl } from '../validate.js';
 import { toSandboxMessage, toSnapshotMessage } from './convert.js';
 
@@ -60,6 +60,7 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
         ttlSeconds: spec?.ttlSeconds,
         template: spec?.template,
         metadata: spec?.metadata,
+        allowInternet: spec?.allowInternet,
         prefetch: spec && prefetchPolicy(spec.prefetch),
       });
       return { sandbox: toSandboxMessage(sandbox) };

@@ -1,0 +1,153 @@
+// Outbound internet for one sandbox: a veth from its namespace to the host's, NAT twice (the guest's fixed
+// address leaves its namespace as the veth's, then the host's address leaves the host), and nftables rules
+// in the host that keep every sandbox away from the host's own services and from other sandboxes.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import { AgentError } from '../errors.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Veth pairs are numbered in 100.64.0.0/10 (shared address space, never routed on the internet). */
+const EGRESS_NET = { first: 0x64400000, size: 1 << 22 };
+/** Every sandbox veth on the host starts with this, whatever agent made it. */
+const VETH = 'av';
+
+export interface Egress {
+  /** The veth's end in the host namespace. */
+  hostIf: string;
+  /** Addresses of the pair's /30: the host end and the sandbox namespace's end. */
+  hostIp: string;
+  nsIp: string;
+}
+
+async function run(cmd: string, args: string[], input?: string): Promise<string> {
+  try {
+    const child = execFileAsync(cmd, args);
+    if (input !== undefined) child.child.stdin?.end(input);
+    return (await child).stdout;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new AgentError('internal', `${cmd} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function ipv4(n: number): string {
+  return [24, 16, 8, 0].map((shift) => (n >>> shift) & 0xff).join('.');
+}
+
+/**
+ * The host side of egress for one agent: its nftables tables (`inet amber-<hash>` filter, `ip
+ * amber-<hash>-nat`) and its veths (`av<hash>…`). `allow`: destinations sandboxes may reach (CIDRs), all by
+ * default; tests narrow it to their stand-in server.
+ */
+export class EgressHost {
+  readonly #tag: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(
+    home: string,
+    private readonly allow: string[],
+    private readonly log: Logger,
+  ) {
+    this.#tag = createHash('sha256').update(resolve(home)).digest('hex').slice(0, 4);
+  }
+
+  get table(): string {
+    return `amber-${this.#tag}`;
+  }
+
+  /** Our veths' name prefix. */
+  get prefix(): string {
+    return `${VETH}${this.#tag}`;
+  }
+
+  /** Gives `netns` a way out; the namespace's deletion removes it again (with the veth pair). */
+  async enable(netns: string): Promise<Egress> {
+    await this.#setUp();
+    const used = await run('ip', ['-o', '-4', 'addr', 'show']);
+    let base = 0;
+    for (let attempt = 0; attempt < 32; attempt++) {
+      base = EGRESS_NET.first + randomInt(EGRESS_NET.size / 4) * 4;
+      if (!used.includes(` ${ipv4(base + 1)}/`) && !used.includes(` ${ipv4(base + 2)}/`)) break;
+    }
+    const egress = {
+      hostIf: `${this.prefix}${randomBytes(4).toString('hex')}`,
+      hostIp: ipv4(base + 1),
+      nsIp: ipv4(base + 2),
+    };
+    await run('ip', ['link', 'add', egress.hostIf, 'type', 'veth', 'peer', 'name', 'up0', 'netns', netns]);
+    await run(
+      'ip',
+      ['-batch', '-'],
+      `addr add ${egress.hostIp}/30 dev ${egress.hostIf}\nlink set ${egress.hostIf} up\n`,
+    );
+    await run(
+      'ip',
+      ['-n', netns, '-batch', '-'],
+      [
+        `addr add ${egress.nsIp}/30 dev up0`,
+        'link set up0 up',
+        `route add default via ${egress.hostIp}`,
+      ].join('\n'),
+    );
+    // In the sandbox's namespace: forward the guest's packets and give them the veth's address.
+    await run('ip', ['netns', 'exec', netns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    await run(
+      'ip',
+      ['netns', 'exec', netns, 'nft', '-f', '-'],
+      'table ip amber {\n  chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; }\n}\n',
+    );
+    return egress;
+  }
+
+  /** Removes the agent's tables (its veths went with their namespaces). */
+  async close(): Promise<void> {
+    if (!this.#ready) return;
+    this.#ready = undefined;
+    await this.#deleteTables();
+  }
+
+  async #deleteTables(): Promise<void> {
+    for (const table of [`inet ${this.table}`, `ip ${this.table}-nat`]) {
+      await run('nft', ['delete', 'table', ...table.split(' ')]).catch(() => undefined);
+    }
+  }
+
+  #setUp(): Promise<void> {
+    this.#ready ??= (async () => {
+      await this.#deleteTables();
+      const allow = this.allow.length ? `ip daddr != { ${this.allow.join(', ')} } drop;` : '';
+      await run(
+        'nft',
+        ['-f', '-'],
+        [
+          `table inet ${this.table} {`,
+          // Nothing from a sandbox is for the host itself: not its services on any address, not the agent.
+          `  chain input { type filter hook input priority 0; policy accept; iifname "${VETH}*" drop; }`,
+          '  chain forward { type filter hook forward priority 0; policy accept;',
+          // Nor for another sandbox, of this agent or any other.
+          `    iifname "${VETH}*" oifname "${VETH}*" drop;`,
+          ...(allow ? [`    iifname "${this.prefix}*" ${allow}`] : []),
+          '  }',
+          '}',
+          `table ip ${this.table}-nat {`,
+          `  chain post { type nat hook postrouting priority 100; ip saddr 100.64.0.0/10 oifname != "${VETH}*" masquerade; }`,
+          '}',
+        ].join('\n'),
+      );
+      // The host must forward for the sandboxes' packets to leave it; it is one switch for the whole host.
+      await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
+      this.log.info({ table: this.table, allow: this.allow }, 'sandbox egress set up (host forwarding on)');
+    })().catch((err) => {
+      this.#ready = undefined;
+      throw err;
+    });
+    return this.#ready;
+  }
+}

@@ -1,0 +1,42 @@
+import type { Image } from '@amber/image';
+import type { AgentConfig } from './config.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+import type { MemoryBudget } from './memory-budget.js';
+import type { NetworkSlotPool } from './network/slot-pool.js';
+import type { Sandbox, SandboxPaths, SandboxRecord, SandboxRuntime } from './sandbox.js';
+import type { VmPool } from './vm-pool.js';
+
+/**
+ * What the snapshot operations (sandbox-snapshots.ts) need from the owner of the sandboxes' state (the
+ * manager), passed to them: data flows from the manager into its helpers, never back by import.
+ */
+export interface SandboxHost {
+  readonly config: AgentConfig;
+  readonly locks: KeyedMutex;
+  readonly budget: MemoryBudget;
+  readonly slots: NetworkSlotPool;
+  readonly pool: VmPool;
+  imageFor(imageId: string): Promise<Image>;
+  paths(id: string): SandboxPaths;
+  get(id: string): Sandbox;
+  record(sandbox: Sandbox): SandboxRecord;
+  requireRunning(sandbox: Sandbox): SandboxRuntime;
+  register(input: {
+    vcpus: number;
+    memoryMib: number;
+    ttlSeconds: number;
+    template: string;
+    metadata: Record<string, string>;
+    imageId: string;
+    allowInternet: boolean;
+  }): Sandbox;
+  reserveMemory(sandbox: Sandbox): void;
+  attach(sandbox: Sandbox, runtime: SandboxRuntime): void;
+  /** Opens the sandbox's way out if it has internet; call once its runtime is attached. */
+  openEgress(sandbox: Sandbox): Promise<void>;
+  release(sandbox: Sandbox): Promise<void>;
+  forget(sandbox: Sandbox): Promise<void>;
+  destroy(id: string): Promise<void>;
+  persist(sandbox: Sandbox): Promise<void>;
+  persistInBackground(sandbox: Sandbox): void;
+}
