@@ -161,7 +161,8 @@ export async function uploadFile(
   await new Promise<void>((done, fail) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { ...req.headers, 'content-type': contentType } });
+      // preservePath: E2B's SDK puts each file's full path in its part's filename.
+      parser = busboy({ headers: { ...req.headers, 'content-type': contentType }, preservePath: true });
     } catch (err) {
       fail(new HttpError(400, `malformed multipart request: ${(err as Error).message}`));
       return;

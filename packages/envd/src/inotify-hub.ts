@@ -22,6 +22,8 @@ type Listener = (event: InotifyEvent) => void;
  */
 export class InotifyHub {
   #fd: number | undefined;
+  #cancelFd: number | undefined;
+  #closed = false;
   readonly #listeners = new Map<number, Set<Listener>>();
   #reading = false;
 
@@ -29,7 +31,13 @@ export class InotifyHub {
 
   add(path: string, listener: Listener): number {
     const native = this.ctx.native();
-    this.#fd ??= native.inotifyInit();
+    if (this.#closed) throw new Error('envd is shutting down');
+    if (this.#fd === undefined) {
+      this.#fd = native.inotifyInit();
+      this.#cancelFd = native.cancelCreate();
+      // Node joins its worker threads at exit: the pending read must end first.
+      process.once('exit', () => this.close());
+    }
     const wd = native.inotifyAddWatch(this.#fd, path, WATCH_MASK);
     let set = this.#listeners.get(wd);
     if (!set) {
@@ -48,15 +56,23 @@ export class InotifyHub {
     if (this.#fd !== undefined) this.ctx.native().inotifyRmWatch(this.#fd, wd);
   }
 
+  /** Ends the pending read for good (server close, process exit). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#cancelFd !== undefined) this.ctx.native().cancelSignal(this.#cancelFd);
+  }
+
   #read(): void {
-    if (this.#reading || this.#fd === undefined) return;
+    if (this.#reading || this.#fd === undefined || this.#cancelFd === undefined) return;
     this.#reading = true;
     const fd = this.#fd;
+    const cancelFd = this.#cancelFd;
     const loop = async () => {
-      while (this.#listeners.size > 0) {
+      while (this.#listeners.size > 0 && !this.#closed) {
         let events: InotifyEvent[];
         try {
-          events = await this.ctx.native().inotifyRead(fd);
+          events = await this.ctx.native().inotifyRead(fd, cancelFd);
         } catch (err) {
           process.stderr.write(`envd: inotify read failed: ${(err as Error).message}\n`);
           break;
@@ -69,7 +85,7 @@ export class InotifyHub {
       }
       this.#reading = false;
       // A watch added while the last read was finishing needs a reader again.
-      if (this.#listeners.size > 0) this.#read();
+      if (this.#listeners.size > 0 && !this.#closed) this.#read();
     };
     void loop();
   }

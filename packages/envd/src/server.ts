@@ -121,6 +121,7 @@ export function createEnvdServer(options: EnvdOptions): Server {
   server.on('close', () => {
     shell.close();
     setter.close();
+    watches.close();
   });
   // Streams of long-running commands stay open; keepalives travel inside them.
   server.requestTimeout = 0;

@@ -87,6 +87,12 @@ export class WatchService {
     return watcher.events.splice(0);
   }
 
+  close(): void {
+    for (const { watch } of this.#watchers.values()) watch.close();
+    this.#watchers.clear();
+    this.#hub.close();
+  }
+
   remove(id: string): void {
     this.#get(id).watch.close();
     this.#watchers.delete(id);

@@ -13,8 +13,13 @@ export interface GuestBinding {
   inotifyInit(): number;
   inotifyAddWatch(fd: number, path: string, mask: number): number;
   inotifyRmWatch(fd: number, wd: number): void;
-  /** One blocking read on a libuv worker thread; resolves with the events it returned. */
-  inotifyRead(fd: number): Promise<InotifyEvent[]>;
+  /**
+   * One blocking read on a libuv worker thread; resolves with the events it returned, or with none once
+   * `cancelFd` (from cancelCreate) has been signalled.
+   */
+  inotifyRead(fd: number, cancelFd: number): Promise<InotifyEvent[]>;
+  cancelCreate(): number;
+  cancelSignal(fd: number): void;
 }
 
 export interface InotifyEvent {

@@ -1,6 +1,8 @@
 // inotify for envd's directory watches. Node's fs.watch folds create, delete and both halves of a rename
 // into one "rename" kind and is not recursive on Linux in Node 20, so a burst of changes could not be
 // reported exactly; the raw events keep their kind, their order and the rename cookie.
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -23,16 +25,30 @@ struct RawEvent {
   std::string name;
 };
 
-// One blocking read on a worker thread: the fd stays blocking so no JS polling is needed; removing the
-// last watch makes the kernel queue IN_IGNORED, which ends the read.
+// One blocking wait on a worker thread, so no JS polling is needed: removing the last watch makes the
+// kernel queue IN_IGNORED, which ends it, and a signal on the cancel eventfd ends it too (at exit Node
+// joins its worker threads, so a read that could never return would hang the process).
 class ReadWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(Napi::Env env, int fd)
-      : Napi::AsyncWorker(env, "inotifyRead"), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd) {}
+  ReadWorker(Napi::Env env, int fd, int cancel_fd)
+      : Napi::AsyncWorker(env, "inotifyRead"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd),
+        cancel_fd_(cancel_fd) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
+    struct pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd_, POLLIN, 0}};
+    int ready;
+    do {
+      ready = poll(fds, 2, -1);
+    } while (ready < 0 && errno == EINTR);
+    if (ready < 0) {
+      err_ = errno;
+      return;
+    }
+    if (!(fds[0].revents & POLLIN)) return;  // cancelled: no events
     alignas(struct inotify_event) char buf[64 * 1024];
     ssize_t n;
     do {
@@ -71,6 +87,7 @@ class ReadWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   int fd_;
+  int cancel_fd_;
   int err_ = 0;
   std::vector<RawEvent> events_;
 };
@@ -82,6 +99,24 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   return Napi::Number::New(info.Env(), fd);
+}
+
+// A counter fd whose write wakes a pending inotifyRead (it stays readable: one signal cancels for good).
+Napi::Value CancelCreate(const Napi::CallbackInfo& info) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) {
+    ThrowErrno(info.Env(), "eventfd", errno);
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value CancelSignal(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  if (!ArgFd(info, 0, &fd)) return info.Env().Undefined();
+  uint64_t one = 1;
+  if (write(fd, &one, sizeof one) < 0 && errno != EAGAIN) ThrowErrno(info.Env(), "write(eventfd)", errno);
+  return info.Env().Undefined();
 }
 
 Napi::Value AddWatch(const Napi::CallbackInfo& info) {
@@ -111,9 +146,9 @@ Napi::Value RmWatch(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Read(const Napi::CallbackInfo& info) {
-  int fd = -1;
-  if (!ArgFd(info, 0, &fd)) return info.Env().Undefined();
-  auto* worker = new ReadWorker(info.Env(), fd);
+  int fd = -1, cancel_fd = -1;
+  if (!ArgFd(info, 0, &fd) || !ArgFd(info, 1, &cancel_fd)) return info.Env().Undefined();
+  auto* worker = new ReadWorker(info.Env(), fd, cancel_fd);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -126,6 +161,8 @@ void InitInotify(Napi::Env env, Napi::Object exports) {
   exports.Set("inotifyAddWatch", Napi::Function::New(env, AddWatch));
   exports.Set("inotifyRmWatch", Napi::Function::New(env, RmWatch));
   exports.Set("inotifyRead", Napi::Function::New(env, Read));
+  exports.Set("cancelCreate", Napi::Function::New(env, CancelCreate));
+  exports.Set("cancelSignal", Napi::Function::New(env, CancelSignal));
 }
 
 }  // namespace amber
