@@ -54,7 +54,7 @@ function collect(stream: AsyncIterable<{ event?: StartResponse['event'] }>) {
 
 /** Terminal output without escape sequences and carriage returns. */
 function screen(out: string): string {
-  return out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
+  return out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[a-zA-Z]`, 'g'), '').replace(/\r/g, '');
 }
 
 function rejectsWith(code: Code) {
@@ -196,7 +196,10 @@ describe('process input, users, env and cwd', () => {
     const run = collect(proc.start({ process: { cmd: 'sleep', args: ['30'], envs: {} } }));
     await run.until(() => run.state.pid > 0, 'the start event');
     const sel = { selector: { case: 'pid' as const, value: run.state.pid } };
-    await assert.rejects(proc.sendSignal({ process: sel, signal: 2 as Signal }), rejectsWith(Code.InvalidArgument));
+    await assert.rejects(
+      proc.sendSignal({ process: sel, signal: 2 as Signal }),
+      rejectsWith(Code.InvalidArgument),
+    );
     await assert.rejects(
       proc
         .start({ process: { cmd: 'true', args: [], envs: {}, cwd: '/definitely/not/here' } })
