@@ -30,7 +30,7 @@ fi
 step "System packages"
 need_update=0
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/amber-bookworm-backports.list
+  echo "deb $(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '/^URIs:/ && !/security/ {print $2; exit} $1 == "deb" && $0 !~ /security/ {sub(/\[[^]]*\] */, ""); print $2; exit}') bookworm-backports main" > /etc/apt/sources.list.d/amber-bookworm-backports.list
   need_update=1
 fi
 packages=(debootstrap busybox-static e2fsprogs lz4 cpio kmod iproute2 curl ca-certificates

@@ -14,7 +14,7 @@ import { buildInitramfs } from './initramfs.js';
 import { type ImageInputs, type InputOptions, imageId, resolveInputs, sha256File } from './inputs.js';
 import { downloadKernel, type ExtractedKernel, extractKernel } from './kernel.js';
 import { withLock } from './lock.js';
-import { buildRootfs, debootstrapLayer } from './rootfs.js';
+import { buildRootfs, debootstrapLayer, type SizeReport } from './rootfs.js';
 
 export interface BuildOptions extends InputOptions {
   cacheDir?: string;
@@ -73,6 +73,7 @@ interface BuildContext {
   kernelDeb?: string;
   kernel?: ExtractedKernel;
   layer?: string;
+  sizes?: SizeReport;
 }
 
 async function build(inputs: ImageInputs, id: string, cacheDir: string, progress: boolean): Promise<void> {
@@ -100,14 +101,16 @@ async function build(inputs: ImageInputs, id: string, cacheDir: string, progress
         task: async (ctx) => buildInitramfs(ctx.kernel as ExtractedKernel, work, join(tmp, 'initrd.img')),
       },
       {
-        title: `Debootstrap ${inputs.suite} (minbase, cached layer)`,
+        title: `Debootstrap ${inputs.suite} (minbase + ${inputs.packages.length} packages, cached layer)`,
         task: async (ctx) => {
           ctx.layer = await debootstrapLayer(inputs, cacheDir);
         },
       },
       {
         title: 'Assemble ext4 rootfs (node + envd)',
-        task: async (ctx) => buildRootfs(inputs, ctx.layer as string, work, join(tmp, 'rootfs.ext4')),
+        task: async (ctx) => {
+          ctx.sizes = await buildRootfs(inputs, ctx.layer as string, work, join(tmp, 'rootfs.ext4'));
+        },
       },
       {
         title: 'Checksum and seal',
@@ -125,6 +128,7 @@ async function build(inputs: ImageInputs, id: string, cacheDir: string, progress
             kernelRelease: (ctx.kernel as ExtractedKernel).release,
             inputs,
             files,
+            ...(ctx.sizes && { sizes: ctx.sizes }),
           };
           await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
           const dir = join(imagesDir(cacheDir), id);

@@ -11,6 +11,8 @@ export interface ImageManifest {
   kernelRelease: string;
   inputs: ImageInputs;
   files: Record<(typeof IMAGE_FILES)[number], { size: number; sha256: string }>;
+  /** What the root filesystem holds: total bytes and the largest directories. */
+  sizes?: { totalBytes: number; largest: Array<{ path: string; bytes: number }> };
 }
 
 /** A built image: the three boot artifacts plus the manifest that proves they are whole. */

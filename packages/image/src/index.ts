@@ -1,3 +1,4 @@
+export { debianMirror } from './apt-mirror.js';
 export { type BuildOptions, type BuildResult, ensureImage } from './build.js';
 export {
   type CachedImage,
@@ -9,3 +10,4 @@ export {
 } from './cache.js';
 export { ImageError } from './errors.js';
 export { type ImageInputs, imageId, resolveInputs } from './inputs.js';
+export { DEFAULT_PACKAGES, type Recipe } from './packages.js';

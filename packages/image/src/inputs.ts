@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
+import { guestAddonPath } from '@amber/native';
+import { debianMirror } from './apt-mirror.js';
 import { initramfsInit } from './guest/initramfs-init.js';
 import { rootfsFiles } from './guest/rootfs-files.js';
+import { packageSet, readRecipe } from './packages.js';
 import { run } from './run.js';
 
 /** Bump when the build steps change in a way the other inputs don't capture. */
-export const RECIPE_VERSION = 2;
+export const RECIPE_VERSION = 3;
 
 /** Everything that determines the image's bytes; its hash names the cache entry. */
 export interface ImageInputs {
@@ -20,6 +23,13 @@ export interface ImageInputs {
   nodeSha256: string;
   envdPath: string;
   envdSha256: string;
+  /** envd's native addon (PTY, xattrs, inotify), copied beside it. */
+  guestAddonPath: string;
+  guestAddonSha256: string;
+  /** Debian packages installed by debootstrap (the default set plus extras), sorted. */
+  packages: string[];
+  /** Shell commands from a recipe, run in the root after the packages. */
+  run: string[];
   guestFilesSha256: string;
   rootfsSizeMiB: number;
 }
@@ -29,7 +39,12 @@ export interface InputOptions {
   envdPath?: string;
   /** Node binary copied into the guest; default: the one running this code. */
   nodePath?: string;
+  /** Debian mirror; default: the one this machine's apt uses for the suite. */
   mirror?: string;
+  /** Extra Debian packages (`amber image build --packages a,b`). */
+  packages?: string[];
+  /** A JSON recipe file: `{"packages": [...], "run": [...]}`. */
+  recipePath?: string;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -62,16 +77,19 @@ export function defaultEnvdPath(): string {
 export async function resolveInputs(options: InputOptions = {}): Promise<ImageInputs> {
   const nodePath = options.nodePath ?? process.execPath;
   const envdPath = options.envdPath ?? defaultEnvdPath();
-  const [kernel, busyboxVersion, nodeSha256, envdSha256] = await Promise.all([
+  const recipe = options.recipePath ? await readRecipe(options.recipePath) : {};
+  const [kernel, busyboxVersion, nodeSha256, envdSha256, guestAddonSha256] = await Promise.all([
     resolveKernel(),
     packageVersion('busybox-static'),
     sha256File(nodePath),
     sha256File(envdPath),
+    sha256File(guestAddonPath),
   ]);
+  const suite = 'bookworm';
   return {
     recipe: RECIPE_VERSION,
-    suite: 'bookworm',
-    mirror: options.mirror ?? 'http://deb.debian.org/debian',
+    suite,
+    mirror: options.mirror ?? debianMirror(suite),
     kernelPackage: kernel.name,
     kernelVersion: kernel.version,
     busyboxVersion,
@@ -79,6 +97,10 @@ export async function resolveInputs(options: InputOptions = {}): Promise<ImageIn
     nodeSha256,
     envdPath,
     envdSha256,
+    guestAddonPath,
+    guestAddonSha256,
+    packages: packageSet([...(options.packages ?? []), ...(recipe.packages ?? [])]),
+    run: recipe.run ?? [],
     guestFilesSha256: createHash('sha256')
       .update(JSON.stringify([initramfsInit, rootfsFiles]))
       .digest('hex'),
@@ -88,6 +110,6 @@ export async function resolveInputs(options: InputOptions = {}): Promise<ImageIn
 
 /** Paths don't change the bytes, so they are left out of the identity. */
 export function imageId(inputs: ImageInputs): string {
-  const { nodePath: _n, envdPath: _e, ...identity } = inputs;
+  const { nodePath: _n, envdPath: _e, guestAddonPath: _g, ...identity } = inputs;
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }

@@ -6,15 +6,13 @@ import { BUSYBOX } from './initramfs.js';
 import type { ImageInputs } from './inputs.js';
 import { run } from './run.js';
 
-const DEBOOTSTRAP_INCLUDE = ['procps'];
-
 /**
  * The debootstrap tree is the slowest step (~25 s plus downloads) and changes far less often than the
  * agent, so it is its own cache layer; the image only copies it.
  */
 export async function debootstrapLayer(inputs: ImageInputs, cacheDir: string): Promise<string> {
   const key = createHash('sha256')
-    .update(JSON.stringify([inputs.recipe, inputs.suite, inputs.mirror, DEBOOTSTRAP_INCLUDE]))
+    .update(JSON.stringify([inputs.recipe, inputs.suite, inputs.mirror, inputs.packages, inputs.run]))
     .digest('hex')
     .slice(0, 16);
   const layers = join(cacheDir, 'layers');
@@ -26,13 +24,15 @@ export async function debootstrapLayer(inputs: ImageInputs, cacheDir: string): P
   const root = join(tmp, 'root');
   await run('debootstrap', [
     '--variant=minbase',
-    `--include=${DEBOOTSTRAP_INCLUDE.join(',')}`,
+    `--include=${inputs.packages.join(',')}`,
     inputs.suite,
     root,
     inputs.mirror,
   ]);
-  // E2B's SDKs default to the unprivileged user "user" with /home/user.
-  await run('chroot', [root, 'useradd', '--create-home', '--shell', '/bin/bash', 'user']);
+  // E2B's SDKs default to the unprivileged user "user" (uid 1000, /home/user), who may sudo.
+  await run('chroot', [root, 'useradd', '--create-home', '--uid', '1000', '--shell', '/bin/bash', 'user']);
+  await writeFile(join(root, 'etc/sudoers.d/user'), 'user ALL=(ALL:ALL) NOPASSWD: ALL\n', { mode: 0o440 });
+  for (const command of inputs.run) await run('chroot', [root, '/bin/sh', '-c', command]);
   for (const junk of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man']) {
     await rm(join(root, junk), { recursive: true, force: true });
     await mkdir(join(root, junk), { recursive: true });
@@ -43,25 +43,47 @@ export async function debootstrapLayer(inputs: ImageInputs, cacheDir: string): P
   return dir;
 }
 
+/** Bytes used by the tree and by its largest directories (two levels down), for the manifest's size report. */
+export interface SizeReport {
+  totalBytes: number;
+  largest: Array<{ path: string; bytes: number }>;
+}
+
+async function sizeReport(root: string): Promise<SizeReport> {
+  const lines = (await run('du', ['-x', '-b', '-d', '3', root])).trim().split('\n');
+  const sizes = lines.map((line) => {
+    const [bytes, path] = line.split('\t');
+    return { path: (path ?? '').slice(root.length) || '/', bytes: Number(bytes) };
+  });
+  const total = sizes.find((s) => s.path === '/')?.bytes ?? 0;
+  const largest = sizes
+    .filter((s) => s.path.split('/').length === 4)
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 10);
+  return { totalBytes: total, largest };
+}
+
 /** Copies the base tree, adds node, the agent and the init files, and packs it into a sparse ext4 image. */
 export async function buildRootfs(
   inputs: ImageInputs,
   layer: string,
   work: string,
   out: string,
-): Promise<void> {
+): Promise<SizeReport> {
   const root = join(work, 'rootfs');
   await run('cp', ['-a', join(layer, 'root'), root]);
   const amber = join(root, 'opt/amber');
   await mkdir(amber, { recursive: true });
   await copyFile(BUSYBOX, join(amber, 'busybox'));
   await copyFile(inputs.envdPath, join(amber, 'envd.cjs'));
+  await copyFile(inputs.guestAddonPath, join(amber, 'amber_guest.node'));
   for (const file of rootfsFiles) {
     await writeFile(join(root, file.path), file.content);
     await chmod(join(root, file.path), file.mode);
   }
   await copyFile(inputs.nodePath, join(root, 'usr/bin/node'));
   await chmod(join(root, 'usr/bin/node'), 0o755);
+  const sizes = await sizeReport(root);
   await writeFile(out, '');
   await truncate(out, inputs.rootfsSizeMiB * 1024 * 1024);
   // Inode tables and journal zeroed now, not by the guest's ext4lazyinit thread after every cold boot.
@@ -79,4 +101,5 @@ export async function buildRootfs(
     out,
   ]);
   await rm(root, { recursive: true, force: true });
+  return sizes;
 }

@@ -52,6 +52,9 @@ if [ -n "$ip" ]; then
 fi
 `;
 
+/** C.UTF-8 is built into Debian 12's libc: a UTF-8 locale without the locales package. */
+export const locale = 'LANG=C.UTF-8\n';
+
 export const hosts = `127.0.0.1 localhost
 ::1 localhost ip6-localhost ip6-loopback
 `;
@@ -60,6 +63,7 @@ export const hosts = `127.0.0.1 localhost
 export const rootfsFiles: ReadonlyArray<{ path: string; content: string; mode: number }> = [
   { path: 'etc/inittab', content: inittab, mode: 0o644 },
   { path: 'etc/hosts', content: hosts, mode: 0o644 },
+  { path: 'etc/default/locale', content: locale, mode: 0o644 },
   { path: 'opt/amber/rc', content: rc, mode: 0o755 },
   { path: 'opt/amber/rc-net', content: rcNet, mode: 0o755 },
 ];
