@@ -8,7 +8,7 @@ import { inputMessage, startMessage } from '../schemas/exec-stream.js';
 import { envdClients } from '../tunnel/envd-clients.js';
 import { fromAgentError } from './agent-errors.js';
 import type { AgentLink } from './agent-link.js';
-import { argvOf } from './exec-service.js';
+import { argvOf, USER_PATTERN } from './exec-service.js';
 import type { SandboxService } from './sandbox-service.js';
 
 const START_TIMEOUT_MS = 30_000;

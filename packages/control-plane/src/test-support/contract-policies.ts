@@ -27,7 +27,7 @@ export function policiesContract(h: () => Harness, state: { id?: string }): void
     await sh(
       h(),
       id,
-      'echo kept > /root/kept; nohup sleep 100000 >/dev/null 2>&1 & echo $! > /root/sleep.pid',
+      'echo kept > /tmp/kept; nohup sleep 100000 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid',
     );
     await eventually('the timeout to pause it', 2 * MIN, async () =>
       (await stateOf(h(), id)) === 'paused' ? true : undefined,
@@ -38,7 +38,7 @@ export function policiesContract(h: () => Harness, state: { id?: string }): void
     assert.ok(left > 0 && left <= 5000, `its own 5 s timeout is back (${left} ms)`);
     const extended = await h().call('POST', `/v1/sandboxes/${id}/timeout`, { body: { timeoutSec: 600 } });
     assert.equal(extended.status, 200, extended.text);
-    const check = await sh(h(), id, 'cat /root/kept; kill -0 $(cat /root/sleep.pid) && echo alive');
+    const check = await sh(h(), id, 'cat /tmp/kept; kill -0 $(cat /tmp/sleep.pid) && echo alive');
     assert.equal(check.stdout, 'kept\nalive\n');
     assert.equal((await h().call('DELETE', `/v1/sandboxes/${id}`)).status, 204);
   });
@@ -111,7 +111,7 @@ export function policiesContract(h: () => Harness, state: { id?: string }): void
     const id = state.id as string;
     const paused = await h().call('POST', '/v1/sandboxes', { body: { timeoutSec: 700, onTimeout: 'pause' } });
     assert.equal(paused.status, 201, paused.text);
-    await sh(h(), paused.json.id, 'echo before > /root/restart');
+    await sh(h(), paused.json.id, 'echo before > /tmp/restart');
     assert.equal((await h().call('POST', `/v1/sandboxes/${paused.json.id}/pause`)).status, 200);
     const snap = await h().call('POST', '/v1/snapshots', { body: { sandboxId: id, name: 'survivor' } });
     assert.equal(snap.status, 201, snap.text);
@@ -122,15 +122,15 @@ export function policiesContract(h: () => Harness, state: { id?: string }): void
     assert.equal(after.status, 200, after.text);
     assert.equal(after.json.state, 'running');
     assert.equal(after.json.timeoutSec, before.timeoutSec);
-    assert.equal((await sh(h(), id, 'test -f /root/blob.bin && echo yes')).stdout, 'yes\n');
+    assert.equal((await sh(h(), id, 'test -f /tmp/blob.bin && echo yes')).stdout, 'yes\n');
     const stillPaused = await h().call('GET', `/v1/sandboxes/${paused.json.id}`);
     assert.equal(stillPaused.json.state, 'paused');
     assert.equal(stillPaused.json.onTimeout, 'pause');
     assert.equal((await h().call('POST', `/v1/sandboxes/${paused.json.id}/resume`)).status, 200);
-    assert.equal((await sh(h(), paused.json.id, 'cat /root/restart')).stdout, 'before\n');
+    assert.equal((await sh(h(), paused.json.id, 'cat /tmp/restart')).stdout, 'before\n');
     const spawned = await h().call('POST', '/v1/sandboxes', { body: { template: 'survivor' } });
     assert.equal(spawned.status, 201, spawned.text);
-    assert.equal((await sh(h(), spawned.json.id, 'test -f /root/blob.bin && echo yes')).stdout, 'yes\n');
+    assert.equal((await sh(h(), spawned.json.id, 'test -f /tmp/blob.bin && echo yes')).stdout, 'yes\n');
     for (const sid of [paused.json.id, spawned.json.id, id]) {
       assert.equal((await h().call('DELETE', `/v1/sandboxes/${sid}`)).status, 204);
     }

@@ -110,13 +110,13 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
   }, async () => {
     const id = state.id as string;
     const data = randomBytes(6 * 1024 * 1024);
-    const put = await h().call('PUT', `/v1/sandboxes/${id}/files?path=/root/blob.bin`, {
+    const put = await h().call('PUT', `/v1/sandboxes/${id}/files?path=/tmp/blob.bin`, {
       raw: data,
       headers: { 'content-type': 'application/octet-stream' },
     });
     assert.equal(put.status, 200, put.text);
     assert.equal(put.json.size, data.length);
-    const res = await fetch(`${h().cp.url}/v1/sandboxes/${id}/files?path=/root/blob.bin`, {
+    const res = await fetch(`${h().cp.url}/v1/sandboxes/${id}/files?path=/tmp/blob.bin`, {
       headers: { 'x-api-key': h().cp.apiKey },
     });
     assert.equal(res.status, 200);
@@ -125,15 +125,15 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
       createHash('sha256').update(got).digest('hex'),
       createHash('sha256').update(data).digest('hex'),
     );
-    const sum = await sh(h(), id, 'sha256sum /root/blob.bin');
+    const sum = await sh(h(), id, 'sha256sum /tmp/blob.bin');
     assert.ok(sum.stdout.startsWith(createHash('sha256').update(data).digest('hex')));
-    const json = await h().call('PUT', `/v1/sandboxes/${id}/files?path=/root/note.json`, {
+    const json = await h().call('PUT', `/v1/sandboxes/${id}/files?path=/tmp/note.json`, {
       raw: '{"not": "parsed"}',
       headers: { 'content-type': 'application/json' },
     });
     assert.equal(json.status, 200);
-    assert.equal((await sh(h(), id, 'cat /root/note.json')).stdout, '{"not": "parsed"}');
-    const missing = await h().call('GET', `/v1/sandboxes/${id}/files?path=/root/none`);
+    assert.equal((await sh(h(), id, 'cat /tmp/note.json')).stdout, '{"not": "parsed"}');
+    const missing = await h().call('GET', `/v1/sandboxes/${id}/files?path=/tmp/none`);
     assert.equal(missing.status, 404, missing.text);
   });
 
@@ -147,7 +147,7 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
       ['POST', `/v1/sandboxes/${id}/pause`],
       ['POST', `/v1/sandboxes/${id}/timeout`, { timeoutSec: 10 }],
       ['POST', `/v1/sandboxes/${id}/fork`, { count: 1 }],
-      ['GET', `/v1/sandboxes/${id}/files?path=/root/blob.bin`],
+      ['GET', `/v1/sandboxes/${id}/files?path=/tmp/blob.bin`],
       ['POST', '/v1/snapshots', { sandboxId: id, name: 'stolen' }],
     ] as const) {
       const res = await h().call(method, path, { key: other.key, ...(body && { body }) });
@@ -161,7 +161,7 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     timeout: 10 * MIN,
   }, async () => {
     const id = state.id as string;
-    await sh(h(), id, 'nohup sleep 100000 >/dev/null 2>&1 & echo $! > /root/sleep.pid');
+    await sh(h(), id, 'nohup sleep 100000 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid');
     const paused = await h().call('POST', `/v1/sandboxes/${id}/pause`);
     assert.equal(paused.status, 200, paused.text);
     assert.equal(paused.json.state, 'paused');
@@ -184,7 +184,7 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     const alive = await sh(
       h(),
       id,
-      'kill -0 $(cat /root/sleep.pid) && echo alive; sha256sum /root/blob.bin | cut -c1-8',
+      'kill -0 $(cat /tmp/sleep.pid) && echo alive; sha256sum /tmp/blob.bin | cut -c1-8',
     );
     assert.match(alive.stdout, /^alive\n[0-9a-f]{8}\n$/);
     const set = await h().call('POST', `/v1/sandboxes/${id}/timeout`, { body: { timeoutSec: 1200 } });
@@ -218,9 +218,9 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     });
     assert.equal(spawned.status, 201, spawned.text);
     assert.equal(spawned.json.template, 'with-blob');
-    const inside = await sh(h(), spawned.json.id, 'test -f /root/blob.bin && echo yes');
+    const inside = await sh(h(), spawned.json.id, 'test -f /tmp/blob.bin && echo yes');
     assert.equal(inside.stdout, 'yes\n');
-    await sh(h(), spawned.json.id, 'echo second > /root/marker');
+    await sh(h(), spawned.json.id, 'echo second > /tmp/marker');
     const over = await h().call('POST', '/v1/snapshots', {
       body: { sandboxId: spawned.json.id, name: 'with-blob', overwrite: true },
     });
@@ -242,9 +242,9 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     assert.notEqual(fork.id, id);
     assert.equal(fork.state, 'running');
     assert.deepEqual(fork.metadata, { owner: 'contract', n: '1' });
-    const seen = await sh(h(), fork.id, 'sha256sum /root/blob.bin | cut -c1-8; echo fork > /root/who');
+    const seen = await sh(h(), fork.id, 'sha256sum /tmp/blob.bin | cut -c1-8; echo fork > /tmp/who');
     assert.match(seen.stdout, /^[0-9a-f]{8}\n$/);
-    const original = await sh(h(), id, 'cat /root/who 2>/dev/null || echo none');
+    const original = await sh(h(), id, 'cat /tmp/who 2>/dev/null || echo none');
     assert.equal(original.stdout, 'none\n');
     assert.equal((await h().call('DELETE', `/v1/sandboxes/${fork.id}`)).status, 204);
     assert.equal((await h().call('POST', `/v1/sandboxes/${id}/fork`, { body: { count: 0 } })).status, 400);
