@@ -1,5 +1,6 @@
 import { after, before, describe } from 'node:test';
 import { basicsContract } from './test-support/contract-basics.js';
+import { envdContract } from './test-support/contract-envd.js';
 import { policiesContract } from './test-support/contract-policies.js';
 import { sandboxesContract } from './test-support/contract-sandboxes.js';
 import { type Harness, startHarness } from './test-support/harness.js';
@@ -33,6 +34,7 @@ export function apiContract(database: 'sqlite' | 'postgres'): void {
     };
     basicsContract(h);
     sandboxesContract(h, state);
+    envdContract(h, state);
     policiesContract(h, state);
   });
 }

@@ -83,6 +83,9 @@ export class ExecStreamService {
       ...(start.cmd && { cmd: start.cmd }),
       ...(start.command && { command: start.command }),
     });
+    if (start.user !== undefined && !USER_PATTERN.test(start.user)) {
+      throw new ApiError('invalid_argument', `invalid user name ${JSON.stringify(start.user)}`);
+    }
     const { process } = envdClients(this.agent.tunnelPath, sandboxId, start.user);
     const abort = new AbortController();
     let pid: number | undefined;

@@ -24,11 +24,7 @@ export function policiesContract(h: () => Harness, state: { id?: string }): void
     const res = await h().call('POST', '/v1/sandboxes', { body: { timeoutSec: 5, onTimeout: 'pause' } });
     assert.equal(res.status, 201, res.text);
     const id = res.json.id;
-    await sh(
-      h(),
-      id,
-      'echo kept > /tmp/kept; nohup sleep 100000 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid',
-    );
+    await sh(h(), id, 'echo kept > /tmp/kept; nohup sleep 100000 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid');
     await eventually('the timeout to pause it', 2 * MIN, async () =>
       (await stateOf(h(), id)) === 'paused' ? true : undefined,
     );
