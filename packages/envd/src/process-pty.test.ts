@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { StartResponse } from '@amber/proto/process';
+import type { Signal, StartResponse } from '@amber/proto/process';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { startTestEnvd, type TestEnvd } from './test-envd.js';
 
@@ -196,7 +196,7 @@ describe('process input, users, env and cwd', () => {
     const run = collect(proc.start({ process: { cmd: 'sleep', args: ['30'], envs: {} } }));
     await run.until(() => run.state.pid > 0, 'the start event');
     const sel = { selector: { case: 'pid' as const, value: run.state.pid } };
-    await assert.rejects(proc.sendSignal({ process: sel, signal: 2 }), rejectsWith(Code.InvalidArgument));
+    await assert.rejects(proc.sendSignal({ process: sel, signal: 2 as Signal }), rejectsWith(Code.InvalidArgument));
     await assert.rejects(
       proc
         .start({ process: { cmd: 'true', args: [], envs: {}, cwd: '/definitely/not/here' } })
