@@ -26,6 +26,18 @@ export function fromAgentError(err: unknown): ApiError {
   return new ApiError('internal', (err as Error)?.message ?? String(err), { cause: err });
 }
 
+/** envd answers Unauthenticated for an unknown guest user: the caller's input, not our credentials. */
+export async function envdCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.Unauthenticated) {
+      throw new ApiError('invalid_argument', err.rawMessage, { cause: err });
+    }
+    throw fromAgentError(err);
+  }
+}
+
 /** Runs an agent call and maps its failure. */
 export async function agentCall<T>(fn: () => Promise<T>): Promise<T> {
   try {

@@ -1,7 +1,7 @@
 import { Signal } from '@amber/proto/process';
 import { ApiError } from '../errors.js';
 import { envdClients } from '../tunnel/envd-clients.js';
-import { agentCall } from './agent-errors.js';
+import { envdCall } from './agent-errors.js';
 
 export interface EnvdRun {
   argv: string[];
@@ -36,7 +36,7 @@ export async function runViaEnvd(
   let exitCode: number | undefined;
   let signal: string | null = null;
   let timer: NodeJS.Timeout | undefined;
-  await agentCall(async () => {
+  await envdCall(async () => {
     const events = process.start({
       process: {
         cmd: run.argv[0] as string,

@@ -1,4 +1,5 @@
 import { Signal } from '@amber/proto/process';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -18,7 +19,10 @@ function send(socket: WebSocket, message: object): void {
 }
 
 function fail(socket: WebSocket, err: unknown, log: Logger): void {
-  const apiError = fromAgentError(err);
+  const apiError =
+    err instanceof ConnectError && err.code === Code.Unauthenticated
+      ? new ApiError('invalid_argument', err.rawMessage)
+      : fromAgentError(err);
   if (apiError.status >= 500) log.error({ err }, 'exec stream failed');
   send(socket, { type: 'error', error: { code: apiError.code, message: apiError.message } });
   socket.close(apiError.status < 500 ? 1008 : 1011, apiError.code);
