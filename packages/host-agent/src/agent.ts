@@ -7,6 +7,7 @@ import { recoverSandboxes } from './recovery.js';
 import { assertListenAllowed } from './rpc/listen-address.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
 import { SandboxManager } from './sandbox-manager.js';
+import { type GuestTunnel, startGuestTunnel, tunnelPath } from './tunnel/guest-tunnel.js';
 
 export interface AgentOptions {
   config?: Partial<AgentConfig>;
@@ -21,6 +22,8 @@ export interface RunningAgent {
   server: AgentServer;
   /** Stops serving, then pauses every running sandbox (graceful-stop.ts) for the next agent to resume. */
   close(): Promise<StopReport>;
+  /** Raw byte pipes to guest ports (tunnel/guest-tunnel.ts). */
+  tunnel: GuestTunnel;
 }
 
 export async function startAgent(options: AgentOptions = {}): Promise<RunningAgent> {
@@ -38,6 +41,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   // And a QEMU for the first restore (resume or template spawn) of a default-sized sandbox.
   manager.pool.prepare({ vcpus: config.defaults.vcpus, memoryMib: config.defaults.memoryMib, image });
   const server = await startRpcServer(manager, config.listen, config.token);
+  const tunnel = await startGuestTunnel(manager, tunnelPath(config.home), log.child({ component: 'tunnel' }));
   log.info(
     { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },
     'host agent ready',
@@ -46,7 +50,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
     config,
     manager,
     server,
+    tunnel,
     close: async () => {
+      await tunnel.close();
       await server.close();
       const report = await manager.pauseAllForStop();
       await manager.close();
