@@ -5,6 +5,7 @@ import { type AgentConfig, loadConfig } from './config.js';
 import { recoverSandboxes } from './recovery.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
 import { SandboxManager } from './sandbox-manager.js';
+import { type GuestTunnel, startGuestTunnel, tunnelPath } from './tunnel/guest-tunnel.js';
 
 export interface AgentOptions {
   config?: Partial<AgentConfig>;
@@ -17,6 +18,8 @@ export interface RunningAgent {
   config: AgentConfig;
   manager: SandboxManager;
   server: AgentServer;
+  /** Raw byte pipes to guest ports (tunnel/guest-tunnel.ts). */
+  tunnel: GuestTunnel;
   /** Stops serving. Sandboxes are left running for the next agent to find. */
   close(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   // And a QEMU for the first restore (resume or template spawn) of a default-sized sandbox.
   manager.pool.prepare({ vcpus: config.defaults.vcpus, memoryMib: config.defaults.memoryMib, image });
   const server = await startRpcServer(manager, config.listen, config.token);
+  const tunnel = await startGuestTunnel(manager, tunnelPath(config.home), log.child({ component: 'tunnel' }));
   log.info(
     { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },
     'host agent ready',
@@ -42,7 +46,9 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
     config,
     manager,
     server,
+    tunnel,
     close: async () => {
+      await tunnel.close();
       await server.close();
       await manager.close();
     },

@@ -3,6 +3,7 @@ import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { AgentError } from '../errors.js';
 import type { SandboxManager } from '../sandbox-manager.js';
 import type { PrefetchPolicy as Policy } from '../sandbox-snapshots.js';
+import { tunnelPath } from '../tunnel/guest-tunnel.js';
 import { validateTtl } from '../validate.js';
 import { toSandboxMessage, toSnapshotMessage } from './convert.js';
 
@@ -151,6 +152,7 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
       memoryCommittedMib: BigInt(manager.budget.committedMib),
       sandboxes: manager.list().length,
       imageId: manager.image.id,
+      tunnelPath: tunnelPath(manager.config.home),
     })),
   };
 }
