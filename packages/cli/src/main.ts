@@ -8,6 +8,7 @@ import { registerMemsnapCommands } from './commands/memsnap.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { registerShellCommand } from './commands/shell.js';
 import { registerSnapshotCommands } from './commands/snapshot.js';
+import { registerUpDownCommands } from './commands/up-down.js';
 
 /** Builds the `amber` command tree; each command group lives in its own file under commands/. */
 export function createProgram(): Command {
@@ -16,6 +17,7 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride();
+  registerUpDownCommands(program);
   // Through the SDK to the control plane.
   registerSandboxCommands(program);
   registerExecCommand(program);
