@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ApiError } from '../errors.js';
 import { apiKeyRoutes } from '../routes/api-keys.js';
 import { execRoutes } from '../routes/exec.js';
@@ -39,12 +39,25 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
-  app.setErrorHandler(errorHandler);
+  // JSON only (anything else is a 415); an empty JSON body is no body (`POST …/pause` with a JSON content type and nothing else).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError('invalid_argument', `malformed JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  app.setErrorHandler(errorHandler as Parameters<typeof app.setErrorHandler>[0]);
   app.setNotFoundHandler((request, reply) => {
     const err = new ApiError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
     void reply.status(404).send(err.toJSON());
@@ -87,6 +100,11 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
       },
       security: [{ apiKey: [] }, { bearer: [] }],
     },
+    // @fastify/websocket hides WebSocket routes from the document; the exec stream is part of the API.
+    transform: ({ schema, url }) => ({
+      schema: (url.endsWith('/exec/stream') && schema ? { ...schema, hide: false } : schema) as never,
+      url,
+    }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(websocket, { options: { maxPayload: 2 * 1024 * 1024 } });

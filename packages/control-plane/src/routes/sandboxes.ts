@@ -7,7 +7,12 @@ import { errors, Sandbox, SandboxId, Strict, StringMap, TimeoutSec } from '../sc
 import { SANDBOX_STATES, type SandboxState } from '../services/sandbox-view.js';
 
 const Params = Strict({ id: SandboxId });
-const Empty = Type.Optional(Strict({}));
+const Empty = Strict({});
+
+/** These bodies are optional: no body is validated as `{}`, so a stray field is still a 400. */
+const noBodyIsEmpty = async (request: { body: unknown }) => {
+  request.body ??= {};
+};
 
 export const CreateBody = Strict({
   template: Type.Optional(
@@ -129,6 +134,7 @@ export function sandboxRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
     app.post(
       '/v1/sandboxes/:id/pause',
       {
+        preValidation: noBodyIsEmpty,
         schema: {
           summary: 'Pause a running sandbox to disk',
           tags: ['sandboxes'],
@@ -144,6 +150,7 @@ export function sandboxRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
     app.post(
       '/v1/sandboxes/:id/resume',
       {
+        preValidation: noBodyIsEmpty,
         schema: {
           summary: 'Resume a paused sandbox; its own timeout starts again',
           tags: ['sandboxes'],
@@ -174,11 +181,12 @@ export function sandboxRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
     app.post(
       '/v1/sandboxes/:id/fork',
       {
+        preValidation: noBodyIsEmpty,
         schema: {
           summary: 'Fork a sandbox into count copies (memory, disk and processes)',
           tags: ['sandboxes'],
           params: Params,
-          body: Type.Optional(Strict({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })) })),
+          body: Strict({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })) }),
           response: {
             201: Type.Object({ sandboxes: Type.Array(Sandbox) }),
             ...errors(400, 401, 404, 409, 503),
@@ -186,7 +194,7 @@ export function sandboxRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const count = request.body?.count ?? 1;
+        const count = request.body.count ?? 1;
         const sandboxes = await ctx.metrics.time('fork', () =>
           ctx.sandboxes.fork(teamOf(request), request.params.id, count),
         );

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors.js';
 import { agentCall } from './agent-errors.js';
 import type { AgentLink } from './agent-link.js';
+import { type EnvdRunResult, runViaEnvd } from './envd-exec.js';
 import type { SandboxService } from './sandbox-service.js';
 
 export interface ExecInput {
@@ -24,12 +25,24 @@ export interface ExecResult {
   signal: string | null;
 }
 
+function toResult(run: EnvdRunResult, started: number): ExecResult {
+  const utf8 = isUtf8(run.stdout) && isUtf8(run.stderr);
+  return {
+    exitCode: run.exitCode,
+    stdout: run.stdout.toString(utf8 ? 'utf8' : 'base64'),
+    stderr: run.stderr.toString(utf8 ? 'utf8' : 'base64'),
+    encoding: utf8 ? 'utf8' : 'base64',
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    signal: run.signal,
+  };
+}
+
 /** Output kept per stream; beyond it the command fails rather than the control plane's memory. */
 export const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
 export const USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** argv for a command given as an argv list or a shell string, as another user when asked. */
-export function argvOf(input: { cmd?: string[]; command?: string; user?: string }): string[] {
+/** argv for a command given as an argv list or a shell string. */
+export function argvOf(input: { cmd?: string[]; command?: string }): string[] {
   if ((input.cmd === undefined) === (input.command === undefined)) {
     throw new ApiError(
       'invalid_argument',
@@ -38,15 +51,13 @@ export function argvOf(input: { cmd?: string[]; command?: string; user?: string 
   }
   const argv = input.cmd ?? ['/bin/sh', '-c', input.command as string];
   if (argv.length === 0 || argv[0] === '') throw new ApiError('invalid_argument', 'cmd must name a program');
-  if (input.user !== undefined && input.user !== 'root') {
-    if (!USER_PATTERN.test(input.user))
-      throw new ApiError('invalid_argument', `invalid user name ${JSON.stringify(input.user)}`);
-    return ['/usr/sbin/runuser', '-u', input.user, '--', ...argv];
-  }
   return argv;
 }
 
-/** One-shot commands through the host agent's Exec (its fastest path), output collected. */
+/**
+ * One-shot commands, output collected: through the host agent's Exec (its fastest path), or, when a user
+ * is named, through envd over the guest tunnel (envd picks the user; the agent's Exec cannot).
+ */
 export class ExecService {
   constructor(
     private readonly sandboxes: SandboxService,
@@ -55,8 +66,23 @@ export class ExecService {
 
   async run(teamId: string, sandboxId: string, input: ExecInput): Promise<ExecResult> {
     let argv = argvOf(input);
+    if (input.user !== undefined && !USER_PATTERN.test(input.user)) {
+      throw new ApiError('invalid_argument', `invalid user name ${JSON.stringify(input.user)}`);
+    }
     return this.sandboxes.use(teamId, sandboxId, async (row) => {
       const started = performance.now();
+      if (input.user !== undefined) {
+        const result = await runViaEnvd(this.agent.tunnelPath, sandboxId, {
+          argv,
+          envs: { ...(JSON.parse(row.envs) as Record<string, string>), ...input.envs },
+          user: input.user,
+          maxOutputBytes: MAX_OUTPUT_BYTES,
+          ...(input.cwd && { cwd: input.cwd }),
+          ...(input.stdin !== undefined && { stdin: input.stdin }),
+          ...(input.timeoutSec && { timeoutSec: input.timeoutSec }),
+        });
+        return toResult(result, started);
+      }
       let stdinFile: string | undefined;
       if (input.stdin !== undefined) {
         // The agent's Exec has no stdin: the input goes to a file the command reads, removed after.
@@ -104,17 +130,10 @@ export class ExecService {
         }
       });
       if (exitCode === undefined) throw new ApiError('internal', 'the command ended without an exit status');
-      const out = Buffer.concat(stdout);
-      const err = Buffer.concat(stderr);
-      const utf8 = isUtf8(out) && isUtf8(err);
-      return {
-        exitCode,
-        stdout: out.toString(utf8 ? 'utf8' : 'base64'),
-        stderr: err.toString(utf8 ? 'utf8' : 'base64'),
-        encoding: utf8 ? 'utf8' : 'base64',
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        signal,
-      };
+      return toResult(
+        { exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), signal },
+        started,
+      );
     });
   }
 

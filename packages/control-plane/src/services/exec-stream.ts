@@ -8,7 +8,7 @@ import { inputMessage, startMessage } from '../schemas/exec-stream.js';
 import { envdClients } from '../tunnel/envd-clients.js';
 import { fromAgentError } from './agent-errors.js';
 import type { AgentLink } from './agent-link.js';
-import { argvOf } from './exec-service.js';
+import { argvOf, USER_PATTERN } from './exec-service.js';
 import type { SandboxService } from './sandbox-service.js';
 
 const START_TIMEOUT_MS = 30_000;
@@ -83,6 +83,9 @@ export class ExecStreamService {
       ...(start.cmd && { cmd: start.cmd }),
       ...(start.command && { command: start.command }),
     });
+    if (start.user !== undefined && !USER_PATTERN.test(start.user)) {
+      throw new ApiError('invalid_argument', `invalid user name ${JSON.stringify(start.user)}`);
+    }
     const { process } = envdClients(this.agent.tunnelPath, sandboxId, start.user);
     const abort = new AbortController();
     let pid: number | undefined;
