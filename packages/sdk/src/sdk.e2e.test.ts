@@ -10,8 +10,8 @@ import { startControlPlane } from '@amber/control-plane';
 import { AmberError, ApiKeys, type ConnectionOptions, health, Sandbox, Snapshot } from './node.js';
 
 const MiB = 1 << 20;
-/** Until the envd branch (filesystem.Filesystem, PTYs) is in the guest image, these run but may fail. */
-const NEEDS_ENVD = 'needs the guest agent of branch envd (filesystem service, PTYs)';
+/** Runs, but its failure is reported, not counted, until the guest image carries envd's PTY addon. */
+const NEEDS_PTY = 'PTY streams answer "internal error" until the guest image carries envd\'s PTY addon';
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<{ sha: string; size: number }> {
   const hash = createHash('sha256');
@@ -115,8 +115,7 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
     assert.match((await sleeper.wait()).signal ?? '', /SIGKILL/);
   });
 
-  // The guest agent's PTYs come with the envd branch (issue 12's "once the guest agent has PTYs").
-  it('execStream runs a pty of the asked size, and resize changes it', { todo: NEEDS_ENVD }, async () => {
+  it('execStream runs a pty of the asked size, and resize changes it', { todo: NEEDS_PTY }, async () => {
     const tty = await sb.execStream(['sh', '-c', 'stty size; tty; read x; stty size'], {
       pty: true,
       cols: 101,
@@ -153,7 +152,7 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
     await assert.rejects(sb.files.read('/root/no-such-file'), { code: 'not_found', status: 404 });
   });
 
-  it('files: list, mkdir, move, remove', { todo: NEEDS_ENVD }, async () => {
+  it('files: list, mkdir, move, remove', async () => {
     const dir = '/root/sdk-files';
     assert.equal((await sb.files.mkdir(dir)).type, 'dir');
     await assert.rejects(sb.files.mkdir(dir), { code: 'already_exists' });
@@ -194,20 +193,20 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
   });
 
   it('a snapshot spawns sandboxes with its files; fork copies the current state', async () => {
-    await sb.exec('echo from-snapshot > /root/marker');
+    await sb.exec('echo from-snapshot > /tmp/marker');
     const snap = await Snapshot.create(sb, snapshotName, {}, conn);
     assert.equal(snap.name, snapshotName);
     assert.ok((await Snapshot.list(conn)).some((s) => s.name === snapshotName));
     const spawned = await Sandbox.create({ template: snapshotName }, conn);
     created.push(spawned);
     assert.equal(spawned.info.template, snapshotName);
-    assert.equal((await spawned.exec('cat /root/marker')).stdout, 'from-snapshot\n');
-    await sb.exec('echo after > /root/marker');
+    assert.equal((await spawned.exec('cat /tmp/marker')).stdout, 'from-snapshot\n');
+    await sb.exec('echo after > /tmp/marker');
     const [fork] = await sb.fork(1);
     assert.ok(fork);
     created.push(fork);
     assert.notEqual(fork.id, sb.id);
-    assert.equal((await fork.exec('cat /root/marker')).stdout, 'after\n');
+    assert.equal((await fork.exec('cat /tmp/marker')).stdout, 'after\n');
     await spawned.kill();
     await Snapshot.delete(snapshotName, conn);
     await assert.rejects(Snapshot.get(snapshotName, conn), { code: 'not_found' });
