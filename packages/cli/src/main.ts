@@ -1,10 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerCpCommand } from './commands/cp.js';
 import { registerDoctorCommand } from './commands/doctor.js';
+import { registerExecCommand } from './commands/exec.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerImagePruneCommand } from './commands/image-prune.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerMemsnapCommands } from './commands/memsnap.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
+import { registerShellCommand } from './commands/shell.js';
+import { registerSnapshotCommands } from './commands/snapshot.js';
+import { registerUpDownCommands } from './commands/up-down.js';
 
 /** Builds the `amber` command tree; each command group lives in its own file under commands/. */
 export function createProgram(): Command {
@@ -13,12 +19,20 @@ export function createProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride();
+  registerUpDownCommands(program);
+  // Through the SDK to the control plane.
+  registerSandboxCommands(program);
+  registerExecCommand(program);
+  registerShellCommand(program);
+  registerCpCommand(program);
+  registerSnapshotCommands(program);
+  registerKeyCommands(program);
+  // Low level: this machine's host agent, images and snapshot files, directly.
   registerAgentCommands(program);
   registerImageCommands(program);
   registerImagePruneCommand(program);
   registerDoctorCommand(program);
   registerMemsnapCommands(program);
-  registerSandboxCommands(program);
   return program;
 }
 

@@ -1,0 +1,11 @@
+import { constants } from 'node:os';
+
+/** A shell's convention: the exit code, or 128 + the signal's number when a signal ended the process. */
+export function exitCodeOf(exit: { exitCode: number; signal: string | null }): number {
+  if (exit.signal) {
+    // The name may come wrapped, as envd's status does: "signal: SIGKILL".
+    const name = /SIG[A-Z0-9]+/.exec(exit.signal)?.[0] ?? '';
+    return 128 + ((constants.signals as Record<string, number | undefined>)[name] ?? 0);
+  }
+  return exit.exitCode;
+}

@@ -1,0 +1,79 @@
+// The control plane's JSON objects, exactly as the REST contract (packages/control-plane/README.md) names
+// them. Times stay ISO strings: the SDK hands out what the wire carries, so a browser can put it in a
+// table or a store without a conversion step.
+
+export type SandboxState = 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'stopped' | 'error';
+export type OnTimeout = 'kill' | 'pause';
+
+export interface SandboxInfo {
+  id: string;
+  state: SandboxState;
+  /** `null` for a cold-booted sandbox. */
+  template: string | null;
+  vcpus: number;
+  memoryMb: number;
+  metadata: Record<string, string>;
+  createdAt: string;
+  /** `null` while the sandbox is not running (paused time does not count). */
+  expiresAt: string | null;
+  timeoutSec: number;
+  onTimeout: OnTimeout;
+  error: string | null;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  sandboxId: string | null;
+  vcpus: number;
+  memoryMb: number;
+  createdAt: string;
+  builtIn: boolean;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  /** The first characters of the key, to tell keys apart. */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** Returned once, by `ApiKeys.create`: the full key is never shown again. */
+export interface CreatedApiKey extends ApiKeyInfo {
+  key: string;
+}
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  permissions: string;
+  owner: string;
+  group: string;
+  modifiedAt: string | null;
+  symlinkTarget: string | null;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  /** Set when a signal ended the process, e.g. `SIGKILL`. */
+  signal: string | null;
+  /** `utf8`: stdout and stderr are text; `base64`: the output was not valid UTF-8 and is base64 here. */
+  encoding: 'utf8' | 'base64';
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecExit {
+  exitCode: number;
+  signal: string | null;
+}
+
+export interface Health {
+  status: string;
+  version: string;
+}
