@@ -26,6 +26,21 @@
       "libraries": ["-lpthread"]
     },
     {
+      "target_name": "amber_guest",
+      "sources": [
+        "csrc/guest/guest-addon.cc",
+        "csrc/guest/inotify.cc",
+        "csrc/guest/pty.cc",
+        "csrc/guest/xattr.cc",
+        "csrc/args.cc",
+        "csrc/errors.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lutil"]
+    },
+    {
       "target_name": "qemu-uffd-shim",
       "type": "shared_library",
       "product_prefix": "",

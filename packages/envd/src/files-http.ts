@@ -1,118 +1,196 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chown, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chown, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 import busboy from 'busboy';
+import type { EnvdContext } from './context.js';
+import { ensureDirs } from './ensure-dirs.js';
+import { METADATA_XATTR_PREFIX } from './entry-info.js';
 import { HttpError, sendJson } from './http-error.js';
+import { metadataFromHeaders } from './metadata.js';
+import { PathError, resolveUserPath } from './paths.js';
 import { type GuestUser, lookupUser } from './users.js';
 
-export interface FilesOptions {
-  /** User for relative paths and file ownership when the request names none. */
-  defaultUser: string;
-  passwdPath?: string;
-}
-
-function requestUser(url: URL, options: FilesOptions): GuestUser {
-  const name = url.searchParams.get('username') || options.defaultUser;
-  const user = lookupUser(name, options.passwdPath);
-  if (!user) throw new HttpError(401, `invalid user: ${name}`);
+function requestUser(url: URL, ctx: EnvdContext): GuestUser {
+  const name = url.searchParams.get('username') || ctx.defaultUser;
+  const user = lookupUser(name, ctx.userFiles);
+  if (!user) throw new HttpError(401, `error looking up user '${name}': unknown user`);
   return user;
 }
 
-function resolvePath(path: string | null, user: GuestUser): string {
+function resolvePath(path: string | null, user: GuestUser, ctx: EnvdContext): string {
   if (!path) throw new HttpError(400, 'the path query parameter is required');
-  if (path.includes('\0')) throw new HttpError(400, 'path contains a NUL byte');
-  const expanded = path === '~' ? user.home : path.startsWith('~/') ? join(user.home, path.slice(2)) : path;
-  return isAbsolute(expanded) ? resolve(expanded) : resolve(user.home, expanded);
+  try {
+    return resolveUserPath(path, user, ctx.defaultWorkdir);
+  } catch (err) {
+    if (err instanceof PathError) throw new HttpError(400, err.message);
+    throw err;
+  }
 }
 
+function httpFsError(err: unknown, path: string): unknown {
+  if (err instanceof HttpError) return err;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return new HttpError(404, `path '${path}' does not exist`);
+    case 'ENOTDIR':
+      return new HttpError(400, `a parent of '${path}' is not a directory`);
+    case 'EISDIR':
+      return new HttpError(400, `path '${path}' is a directory`);
+    case 'EACCES':
+    case 'EPERM':
+      return new HttpError(403, `permission denied for '${path}'`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new HttpError(507, 'not enough disk space available');
+    default:
+      return err;
+  }
+}
+
+/** GET /files: streamed; gzip when the client accepts it (E2B's SDK sends Accept-Encoding: gzip). */
 export async function downloadFile(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  options: FilesOptions,
+  ctx: EnvdContext,
 ): Promise<void> {
-  const path = resolvePath(url.searchParams.get('path'), requestUser(url, options));
-  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new HttpError(404, `file not found: ${path}`);
-    throw err;
+  const path = resolvePath(url.searchParams.get('path'), requestUser(url, ctx), ctx);
+  const info = await stat(path).catch((err) => {
+    throw httpFsError(err, path);
   });
-  if (info.isDirectory()) throw new HttpError(400, `path is a directory: ${path}`);
+  if (info.isDirectory()) throw new HttpError(400, `path '${path}' is a directory`);
+  const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
-    'content-length': info.size,
-    'content-disposition': `attachment; filename="${encodeURIComponent(basename(path))}"`,
+    'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(basename(path))}`,
+    ...(gzip ? { 'content-encoding': 'gzip', vary: 'Accept-Encoding' } : { 'content-length': info.size }),
   });
   if (req.method === 'HEAD') {
     res.end();
     return;
   }
-  await pipeline(createReadStream(path), res);
+  if (gzip) await pipeline(createReadStream(path), createGzip({ level: 1 }), res);
+  else await pipeline(createReadStream(path), res);
+}
+
+interface Written {
+  path: string;
+  name: string;
+  type: 'file';
+  metadata?: Record<string, string>;
 }
 
 /**
  * Streams one upload to a temp file beside the target and renames it into place, so a failed or cut
- * upload never leaves a truncated file behind.
+ * upload never leaves a truncated file behind. Memory stays bounded: the stream is piped, never held.
  */
-async function writeStream(source: Readable, path: string, user: GuestUser): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const info = await stat(path).catch(() => undefined);
-  if (info?.isDirectory()) throw new HttpError(400, `path is a directory: ${path}`);
+async function writeStream(
+  source: Readable,
+  path: string,
+  user: GuestUser,
+  ctx: EnvdContext,
+  metadata: Record<string, string>,
+): Promise<Written> {
   const tmp = join(dirname(path), `.${basename(path)}.upload-${randomBytes(4).toString('hex')}`);
   try {
+    ensureDirs(dirname(path), user);
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isDirectory()) throw new HttpError(400, `path '${path}' is a directory`);
     await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
     if (user.uid !== process.getuid?.()) await chown(tmp, user.uid, user.gid);
+    for (const [key, value] of Object.entries(metadata)) {
+      try {
+        ctx.native().setXattr(tmp, METADATA_XATTR_PREFIX + key, value);
+      } catch (err) {
+        if (
+          (err as NodeJS.ErrnoException).code === 'ENOTSUP' ||
+          (err as NodeJS.ErrnoException).code === 'EOPNOTSUPP'
+        )
+          throw new HttpError(400, `the filesystem holding '${path}' does not keep file metadata`);
+        throw err;
+      }
+    }
     await rename(tmp, path);
   } catch (err) {
+    source.resume();
     await rm(tmp, { force: true });
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
-      throw new HttpError(507, `not enough disk space for ${path}`);
-    throw err;
+    throw httpFsError(err, path);
   }
+  return {
+    path,
+    name: basename(path),
+    type: 'file',
+    ...(Object.keys(metadata).length > 0 && { metadata }),
+  };
 }
 
-function entry(path: string) {
-  return { path, name: basename(path), type: 'file' };
+function decoded(req: IncomingMessage): Readable {
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding === 'identity') return req;
+  if (encoding === 'gzip') return req.pipe(createGunzip());
+  throw new HttpError(415, `unsupported Content-Encoding ${JSON.stringify(encoding)}: identity or gzip`);
 }
 
-/** Accepts a raw body (application/octet-stream) or multipart/form-data as E2B's SDKs send. */
+/**
+ * POST /files: a raw body (application/octet-stream, `path` required) or multipart/form-data with any
+ * number of file parts (each part's filename is its path when the query names none), either optionally
+ * gzip-encoded. Parents are created and everything is owned by the calling user.
+ */
 export async function uploadFile(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  options: FilesOptions,
+  ctx: EnvdContext,
 ): Promise<void> {
-  const user = requestUser(url, options);
+  const user = requestUser(url, ctx);
+  const metadata = metadataFromHeaders(req.headers);
   const target = url.searchParams.get('path');
   const contentType = req.headers['content-type'] ?? '';
+  const body = decoded(req);
   if (!contentType.startsWith('multipart/form-data')) {
-    const path = resolvePath(target, user);
-    await writeStream(req, path, user);
-    sendJson(res, 200, [entry(path)]);
+    const path = resolvePath(target, user, ctx);
+    sendJson(res, 200, [await writeStream(body, path, user, ctx, metadata)]);
     return;
   }
-  const written: string[] = [];
-  const uploads: Promise<void>[] = [];
+  const uploads: Promise<Written>[] = [];
   await new Promise<void>((done, fail) => {
-    const parser = busboy({ headers: req.headers });
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: { ...req.headers, 'content-type': contentType } });
+    } catch (err) {
+      fail(new HttpError(400, `malformed multipart request: ${(err as Error).message}`));
+      return;
+    }
     parser.on('file', (_field, stream, info) => {
-      const path = resolvePath(target ?? info.filename ?? null, user);
-      written.push(path);
-      const upload = writeStream(stream, path, user);
-      // Drain the part if writing failed early, or busboy stalls; the error itself surfaces below.
-      upload.catch(() => stream.resume());
-      uploads.push(upload);
+      let path: string;
+      try {
+        path = resolvePath(target || info.filename || null, user, ctx);
+      } catch (err) {
+        stream.resume();
+        uploads.push(Promise.reject(err));
+        return;
+      }
+      uploads.push(writeStream(stream, path, user, ctx, metadata));
     });
     parser.on('close', done);
     parser.on('error', (err) =>
       fail(new HttpError(400, `malformed multipart body: ${(err as Error).message}`)),
     );
-    req.pipe(parser);
+    body.on('error', (err) => fail(new HttpError(400, `cannot read the body: ${err.message}`)));
+    body.pipe(parser);
   });
-  await Promise.all(uploads);
-  if (written.length === 0) throw new HttpError(400, 'the multipart body holds no file');
-  sendJson(res, 200, written.map(entry));
+  const settled = await Promise.allSettled(uploads);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (uploads.length === 0) throw new HttpError(400, 'the multipart body holds no file part');
+  sendJson(
+    res,
+    200,
+    settled.map((s) => (s as PromiseFulfilledResult<Written>).value),
+  );
 }

@@ -1,1 +1,1 @@
-export { createEnvdServer, ENVD_PORT, type EnvdOptions } from './server.js';
+export { createEnvdServer, ENVD_PORT, ENVD_VERSION, type EnvdOptions } from './server.js';

@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClockSetter } from './clock.js';
 import type { ClockGate } from './clock-gate.js';
+import type { EnvdContext } from './context.js';
 import { HttpError } from './http-error.js';
+import { lookupUser } from './users.js';
 
 export interface InitOptions {
   /** Only in the guest: tests run envd on the host and must not move its clock. */
   allowSetClock: boolean;
-  /** Environment added to every process started afterwards. */
-  env: Record<string, string>;
+  ctx: EnvdContext;
+  /** The request carried the current access token (or none is set). */
+  authorized: boolean;
   setter: ClockSetter;
   clock: ClockGate;
 }
@@ -49,20 +52,57 @@ function parseTimestamp(value: unknown): number | undefined {
   return ms;
 }
 
-/** POST /init: the host's time (`timestamp`, RFC 3339 or epoch ms) and `envVars` for later processes. */
+interface InitBody {
+  timestamp?: unknown;
+  envVars?: unknown;
+  accessToken?: unknown;
+  defaultUser?: unknown;
+  defaultWorkdir?: unknown;
+}
+
+function optionalString(body: InitBody, key: keyof InitBody): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new HttpError(400, `${key} must be a string`);
+  return value;
+}
+
+/**
+ * POST /init: the host's time (`timestamp`, RFC 3339 or epoch ms), `envVars` for later processes, and
+ * `accessToken`, `defaultUser`, `defaultWorkdir`. Once a token is set, a request without it may still
+ * reset the clock (a restore must never wait on a secret) but change nothing else.
+ */
 export async function init(req: IncomingMessage, res: ServerResponse, options: InitOptions): Promise<void> {
   const receivedAt = performance.now();
-  const body = (await readJson(req)) as { timestamp?: unknown; envVars?: unknown };
-  if (typeof body !== 'object' || body === null) throw new HttpError(400, 'the body must be a JSON object');
+  const body = (await readJson(req)) as InitBody;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'the body must be a JSON object');
   const timestamp = parseTimestamp(body.timestamp);
+  const { ctx } = options;
+  const accessToken = optionalString(body, 'accessToken');
+  const defaultUser = optionalString(body, 'defaultUser');
+  const defaultWorkdir = optionalString(body, 'defaultWorkdir');
+  const changes =
+    body.envVars !== undefined ||
+    accessToken !== undefined ||
+    defaultUser !== undefined ||
+    defaultWorkdir !== undefined;
+  if (changes && !options.authorized) throw new HttpError(401, 'missing or invalid access token');
+  if (defaultUser !== undefined && !lookupUser(defaultUser, ctx.userFiles))
+    throw new HttpError(400, `defaultUser '${defaultUser}' does not exist in the guest`);
+  if (defaultWorkdir !== undefined && defaultWorkdir !== '' && !defaultWorkdir.startsWith('/'))
+    throw new HttpError(400, 'defaultWorkdir must be an absolute path');
   if (body.envVars !== undefined) {
     if (typeof body.envVars !== 'object' || body.envVars === null)
       throw new HttpError(400, 'envVars must be an object');
     for (const [key, value] of Object.entries(body.envVars)) {
       if (typeof value !== 'string') throw new HttpError(400, `envVars.${key} must be a string`);
-      options.env[key] = value;
     }
+    Object.assign(ctx.env, body.envVars);
   }
+  if (accessToken !== undefined) ctx.accessToken = accessToken === '' ? undefined : accessToken;
+  if (defaultUser !== undefined) ctx.defaultUser = defaultUser;
+  if (defaultWorkdir !== undefined) ctx.defaultWorkdir = defaultWorkdir === '' ? undefined : defaultWorkdir;
   if (timestamp !== undefined && options.allowSetClock) {
     // After the answer is out: on one emulated vCPU the fork for `date` would otherwise delay it.
     const answered = new Promise<void>((resolve) => res.once('finish', resolve));

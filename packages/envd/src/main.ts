@@ -7,7 +7,11 @@ process.on('uncaughtException', (err) => {
 });
 
 const port = Number(process.env.ENVD_PORT ?? ENVD_PORT);
-const server = createEnvdServer({ allowSetClock: process.env.ENVD_SET_CLOCK !== '0' });
+const server = createEnvdServer({
+  allowSetClock: process.env.ENVD_SET_CLOCK !== '0',
+  // The image puts the addon beside the bundle.
+  addonPath: process.env.ENVD_ADDON ?? '/opt/amber/amber_guest.node',
+});
 server.listen(port, '0.0.0.0', () => {
   process.stderr.write(`envd: listening on ${port}\n`);
 });

@@ -1,11 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, statSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
 import type { ProcessConfig } from '@amber/proto/process';
 import { Code, ConnectError } from '@connectrpc/connect';
+import type { EnvdContext } from './context.js';
+import { fsError } from './fs-errors.js';
+import { resolveUserPath } from './paths.js';
+import type { GuestUser } from './users.js';
 
 /** What a running process reports; mirrors envd's ProcessEvent without the protobuf wrapping. */
 export type ProcessOutput =
-  | { kind: 'stdout'; data: Uint8Array }
-  | { kind: 'stderr'; data: Uint8Array }
+  | { kind: 'stdout' | 'stderr' | 'pty'; data: Uint8Array }
   | { kind: 'end'; exitCode: number; exited: boolean; status: string; error?: string };
 
 export interface ManagedProcess {
@@ -13,15 +18,26 @@ export interface ManagedProcess {
   tag?: string;
   config: ProcessConfig;
   child: ChildProcess;
+  /** The terminal's master side, for PTY processes. */
+  pty?: { fd: number; stream: ReadStream };
   /** Every listener gets each event from the moment it subscribes (Start and Connect streams). */
   listeners: Set<(event: ProcessOutput) => void>;
 }
 
 export interface StartOptions {
   config: ProcessConfig;
+  user: GuestUser;
   tag?: string;
   stdin: boolean;
+  pty?: { cols: number; rows: number };
 }
+
+// util-linux's setsid, in every Debian: a new session with the terminal as its controlling tty (job
+// control, ^C, SIGWINCH), then exec — the pid Node sees stays the command's.
+const SETSID = '/usr/bin/setsid';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** How long a PTY's remaining output may take to drain after its process exits. */
+const PTY_DRAIN_MS = 200;
 
 /**
  * The guest's table of processes started through envd. It lives in envd's memory, so a snapshot of the VM
@@ -30,22 +46,70 @@ export interface StartOptions {
 export class ProcessTable {
   private readonly byPid = new Map<number, ManagedProcess>();
 
-  constructor(
-    private readonly defaultCwd: () => string,
-    private readonly extraEnv: Record<string, string> = {},
-  ) {}
+  constructor(private readonly ctx: EnvdContext) {}
+
+  private environment(user: GuestUser, config: ProcessConfig, pty: boolean): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PATH: process.env.PATH ?? DEFAULT_PATH,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      ...(pty && { TERM: 'xterm-256color' }),
+      HOME: user.home,
+      USER: user.name,
+      LOGNAME: user.name,
+      SHELL: user.shell,
+      ...this.ctx.env,
+      ...config.envs,
+    };
+  }
+
+  private cwd(user: GuestUser, config: ProcessConfig): string {
+    let cwd: string;
+    try {
+      cwd = resolveUserPath(config.cwd ?? '', user, this.ctx.defaultWorkdir);
+    } catch (err) {
+      throw fsError(err, 'cwd');
+    }
+    if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory())
+      throw new ConnectError(`cwd '${cwd}' does not exist or is not a directory`, Code.InvalidArgument);
+    return cwd;
+  }
 
   start(options: StartOptions): ManagedProcess {
-    const { config } = options;
+    const { config, user } = options;
     if (!config.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
     if (options.tag !== undefined && this.findByTag(options.tag)) {
       throw new ConnectError(`a process with tag "${options.tag}" is already running`, Code.AlreadyExists);
     }
-    const child = spawn(config.cmd, config.args, {
-      cwd: config.cwd || this.defaultCwd(),
-      env: { ...process.env, ...this.extraEnv, ...config.envs },
-      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
+    const cwd = this.cwd(user, config);
+    const env = this.environment(user, config, options.pty !== undefined);
+    const ids = user.uid !== process.getuid?.() ? { uid: user.uid, gid: user.gid } : {};
+    let child: ChildProcess;
+    let pty: ManagedProcess['pty'];
+    if (options.pty) {
+      const { master, slave } = this.ctx.native().openPty(options.pty.cols, options.pty.rows);
+      try {
+        child = spawn(SETSID, ['-c', config.cmd, ...config.args], {
+          cwd,
+          env,
+          ...ids,
+          stdio: [slave, slave, slave],
+        });
+      } catch (err) {
+        closeSync(master);
+        throw err;
+      } finally {
+        closeSync(slave);
+      }
+      pty = { fd: master, stream: new ReadStream(master) };
+    } else {
+      child = spawn(config.cmd, config.args, {
+        cwd,
+        env,
+        ...ids,
+        stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      });
+    }
     const listeners = new Set<(event: ProcessOutput) => void>();
     let ended = false;
     const emit = (event: ProcessOutput) => {
@@ -59,22 +123,53 @@ export class ProcessTable {
       config,
       child,
       listeners,
+      ...(pty && { pty }),
       ...(options.tag && { tag: options.tag }),
     };
-    child.stdout?.on('data', (data: Buffer) => emit({ kind: 'stdout', data }));
-    child.stderr?.on('data', (data: Buffer) => emit({ kind: 'stderr', data }));
-    child.on('error', (err) => {
-      this.byPid.delete(managed.pid);
-      emit({ kind: 'end', exitCode: -1, exited: false, status: 'error', error: err.message });
-    });
-    child.on('close', (code, signal) => {
+    const end = (code: number | null, signal: NodeJS.Signals | null) => {
       this.byPid.delete(managed.pid);
       emit(
         signal
           ? { kind: 'end', exitCode: -1, exited: false, status: `signal: ${signal}` }
           : { kind: 'end', exitCode: code ?? -1, exited: true, status: `exit status ${code}` },
       );
+    };
+    child.stdout?.on('data', (data: Buffer) => emit({ kind: 'stdout', data }));
+    child.stderr?.on('data', (data: Buffer) => emit({ kind: 'stderr', data }));
+    // Writing to a process that already exited is the client's race, not envd's failure.
+    child.stdin?.on('error', () => undefined);
+    child.on('error', (err) => {
+      this.byPid.delete(managed.pid);
+      pty?.stream.destroy();
+      emit({ kind: 'end', exitCode: -1, exited: false, status: 'error', error: err.message });
     });
+    if (pty) {
+      const { stream } = pty;
+      let drained = false;
+      stream.on('data', (data: Buffer) => emit({ kind: 'pty', data }));
+      // EIO: every slave fd closed — the terminal's output is complete.
+      stream.on('error', () => undefined);
+      stream.once('close', () => {
+        drained = true;
+      });
+      child.once('exit', (code, signal) => {
+        const finish = () => {
+          stream.destroy();
+          end(code, signal);
+        };
+        if (drained) finish();
+        else {
+          // Background children may hold the terminal open: wait briefly for the output, then hang up.
+          const timer = setTimeout(finish, PTY_DRAIN_MS);
+          stream.once('close', () => {
+            clearTimeout(timer);
+            finish();
+          });
+        }
+      });
+    } else {
+      child.on('close', end);
+    }
     if (child.pid !== undefined) this.byPid.set(child.pid, managed);
     return managed;
   }
@@ -94,8 +189,10 @@ export class ProcessTable {
           : undefined;
     if (!found) {
       throw new ConnectError(
-        `process ${selector.case ? `${selector.case} ${selector.value}` : '(no selector)'} not found`,
-        Code.NotFound,
+        selector.case
+          ? `process with ${selector.case} ${selector.value} not found`
+          : 'no process selector given',
+        selector.case ? Code.NotFound : Code.InvalidArgument,
       );
     }
     return found;

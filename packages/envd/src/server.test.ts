@@ -1,30 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Process } from '@amber/proto/process';
-import { createClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
-import { createEnvdServer } from './server.js';
+import { startTestEnvd, type TestEnvd } from './test-envd.js';
 
+let envd: TestEnvd;
 let base: string;
 let dir: string;
-const server = createEnvdServer({ defaultUser: userInfo().username });
-const client = () => createClient(Process, createConnectTransport({ baseUrl: base, httpVersion: '1.1' }));
+const client = () => envd.process('root');
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'envd-test-'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  envd = await startTestEnvd();
+  base = envd.base;
+  dir = envd.dir;
 });
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => envd.close());
 
 async function runProcess(
   cmd: string,
@@ -102,7 +93,7 @@ describe('HTTP routes', () => {
   test('a file round-trips through POST and GET /files byte for byte', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const path = join(dir, 'nested/dir/blob.bin');
-    const up = await fetch(`${base}/files?path=${encodeURIComponent(path)}`, {
+    const up = await fetch(`${base}/files?username=root&path=${encodeURIComponent(path)}`, {
       method: 'POST',
       body: data,
       headers: { 'content-type': 'application/octet-stream' },

@@ -1,33 +1,50 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Filesystem } from '@amber/proto/filesystem';
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { tokenMatches } from './auth.js';
 import { ClockSetter } from './clock.js';
 import { ClockGate } from './clock-gate.js';
+import { EnvdContext } from './context.js';
 import { downloadFile, uploadFile } from './files-http.js';
+import { filesystemService } from './filesystem-service.js';
 import { GuestShell } from './guest-shell.js';
-import { HttpError, sendError } from './http-error.js';
+import { HttpError, sendError, sendJson } from './http-error.js';
 import { init } from './init-http.js';
+import { MetricsSampler } from './metrics.js';
 import { processService } from './process-service.js';
 import { ProcessTable } from './process-table.js';
-import { lookupUser } from './users.js';
+import type { UserFiles } from './users.js';
+import { WatchService } from './watch-service.js';
 
 export const ENVD_PORT = 49983;
+/** The envd version E2B's SDKs see (they gate features such as metadata and octet-stream uploads on it). */
+export const ENVD_VERSION = '0.6.2';
 
-export interface EnvdOptions {
+export interface EnvdOptions extends UserFiles {
+  /** The user for requests that name none, until /init sets another (E2B: `user`). */
   defaultUser?: string;
   allowSetClock?: boolean;
-  passwdPath?: string;
+  /** amber_guest.node: /opt/amber in the guest, this repository's native build in tests. */
+  addonPath: string;
 }
 
 /** envd: E2B's guest agent protocol — Connect RPC services plus a few plain HTTP routes — on one port. */
-export function createEnvdServer(options: EnvdOptions = {}): Server {
-  const defaultUser = options.defaultUser ?? 'user';
-  const env: Record<string, string> = {};
-  const table = new ProcessTable(() => lookupUser(defaultUser, options.passwdPath)?.home ?? '/', env);
-  const files = { defaultUser, ...(options.passwdPath && { passwdPath: options.passwdPath }) };
+export function createEnvdServer(options: EnvdOptions): Server {
+  const ctx = new EnvdContext({
+    defaultUser: options.defaultUser ?? 'user',
+    addonPath: options.addonPath,
+    userFiles: {
+      ...(options.passwdPath && { passwdPath: options.passwdPath }),
+      ...(options.groupPath && { groupPath: options.groupPath }),
+    },
+  });
+  const table = new ProcessTable(ctx);
+  const watches = new WatchService(ctx);
   const shell = new GuestShell();
   const clock = new ClockGate();
   const setter = new ClockSetter();
+  const metrics = new MetricsSampler();
   if (options.allowSetClock) setter.start();
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
@@ -37,16 +54,30 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
     const query = raw.indexOf('?');
     const pathname = query < 0 ? raw : raw.slice(0, query);
     try {
-      if (pathname === '/health' && req.method === 'GET') {
+      if (pathname === '/init' && req.method === 'POST') {
+        const authorized = tokenMatches(ctx, req.headers['x-access-token']);
+        await init(req, res, {
+          allowSetClock: options.allowSetClock ?? false,
+          ctx,
+          authorized,
+          setter,
+          clock,
+        });
+      } else if (pathname === '/health' && req.method === 'GET') {
         res.writeHead(204);
         res.end();
+      } else if (!tokenMatches(ctx, req.headers['x-access-token'])) {
+        req.resume();
+        throw new HttpError(401, 'missing or invalid access token (X-Access-Token)');
       } else if (pathname === '/files' && (req.method === 'GET' || req.method === 'HEAD')) {
-        await downloadFile(req, res, new URL(raw, 'http://envd'), files);
+        await downloadFile(req, res, new URL(raw, 'http://envd'), ctx);
       } else if (pathname === '/files' && req.method === 'POST') {
         await clock.settled();
-        await uploadFile(req, res, new URL(raw, 'http://envd'), files);
-      } else if (pathname === '/init' && req.method === 'POST') {
-        await init(req, res, { allowSetClock: options.allowSetClock ?? false, env, setter, clock });
+        await uploadFile(req, res, new URL(raw, 'http://envd'), ctx);
+      } else if (pathname === '/envs' && req.method === 'GET') {
+        sendJson(res, 200, ctx.env);
+      } else if (pathname === '/metrics' && req.method === 'GET') {
+        sendJson(res, 200, metrics.read());
       } else if (pathname === '/sync' && req.method === 'POST') {
         // Amber's own route: flush the guest's filesystems before a snapshot.
         await shell.run('sync');
@@ -61,16 +92,31 @@ export function createEnvdServer(options: EnvdOptions = {}): Server {
   };
 
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(Process, processService(table, clock)),
+    routes: (router) => {
+      router.service(Process, processService(ctx, table, clock));
+      router.service(Filesystem, filesystemService(ctx, watches));
+    },
     fallback: (req, res) => void routes(req as IncomingMessage, res as ServerResponse),
   });
-  // Only the Connect service's paths go through the adapter: after a restore, every line of code a request
+  // Only the Connect services' paths go through the adapter: after a restore, every line of code a request
   // runs is translated afresh by an emulating hypervisor, and the first call (the host's /init) is what
   // readiness waits for.
-  const rpcPrefix = `/${Process.typeName}/`;
+  const rpcPrefixes = [`/${Process.typeName}/`, `/${Filesystem.typeName}/`];
   const server = createServer((req, res) => {
-    if (req.url?.startsWith(rpcPrefix)) handler(req, res);
-    else void routes(req, res);
+    const url = req.url ?? '';
+    if (!rpcPrefixes.some((prefix) => url.startsWith(prefix))) void routes(req, res);
+    else if (tokenMatches(ctx, req.headers['x-access-token'])) handler(req, res);
+    else {
+      req.resume();
+      // Connect's JSON error shape, so RPC clients raise `unauthenticated`.
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          code: 'unauthenticated',
+          message: 'missing or invalid access token (X-Access-Token)',
+        }),
+      );
+    }
   });
   server.on('close', () => {
     shell.close();

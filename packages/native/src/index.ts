@@ -42,6 +42,7 @@ export {
   socketPair,
 } from './scm-rights.js';
 export {
+  guestAddonPath,
   SHIM_EXIT_HANDOFF_FAILED,
   SHIM_EXIT_PAGER_LOST,
   type ShimEnvOptions,

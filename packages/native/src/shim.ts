@@ -37,3 +37,6 @@ export function shimEnv(opts: ShimEnvOptions): Record<string, string> {
   if (opts.timeoutMs !== undefined) env.AMBER_UFFD_TIMEOUT_MS = String(opts.timeoutMs);
   return env;
 }
+
+/** Absolute path of amber_guest.node on this host: the image copies it into the guest beside envd. */
+export const guestAddonPath = fileURLToPath(new URL('../build/Release/amber_guest.node', import.meta.url));

@@ -1,0 +1,62 @@
+// The guest agent's addon (amber_guest.node, csrc/guest): pseudo-terminals, extended attributes and
+// inotify. It is loaded by path because envd runs as one bundled CommonJS file inside the VM, where the
+// addon sits beside it (/opt/amber), while tests on the host load it from this package's build.
+
+/** The raw addon; the envd package wraps it. */
+export interface GuestBinding {
+  openPty(cols: number, rows: number): { master: number; slave: number; name: string };
+  setWinsize(fd: number, cols: number, rows: number): void;
+  getWinsize(fd: number): { cols: number; rows: number };
+  listXattrs(path: string, prefix: string): Record<string, string>;
+  setXattr(path: string, name: string, value: string): void;
+  removeXattr(path: string, name: string): void;
+  inotifyInit(): number;
+  inotifyAddWatch(fd: number, path: string, mask: number): number;
+  inotifyRmWatch(fd: number, wd: number): void;
+  /** One blocking read on a libuv worker thread; resolves with the events it returned. */
+  inotifyRead(fd: number): Promise<InotifyEvent[]>;
+}
+
+export interface InotifyEvent {
+  wd: number;
+  mask: number;
+  cookie: number;
+  /** The entry's name inside the watched directory; empty for events on the directory itself. */
+  name: string;
+}
+
+/** File name of the addon, in this package's build/Release and in the guest's /opt/amber. */
+export const GUEST_ADDON_FILE = 'amber_guest.node';
+
+/** inotify masks (linux/inotify.h). */
+export const Inotify = {
+  ACCESS: 0x1,
+  MODIFY: 0x2,
+  ATTRIB: 0x4,
+  CLOSE_WRITE: 0x8,
+  MOVED_FROM: 0x40,
+  MOVED_TO: 0x80,
+  CREATE: 0x100,
+  DELETE: 0x200,
+  DELETE_SELF: 0x400,
+  MOVE_SELF: 0x800,
+  Q_OVERFLOW: 0x4000,
+  IGNORED: 0x8000,
+  ONLYDIR: 0x1000000,
+  EXCL_UNLINK: 0x4000000,
+  ISDIR: 0x40000000,
+} as const;
+
+const loaded = new Map<string, GuestBinding>();
+
+/** Loads the addon at `path` once (process.dlopen works from ESM and from the CommonJS bundle alike). */
+export function loadGuestBinding(path: string): GuestBinding {
+  let binding = loaded.get(path);
+  if (!binding) {
+    const module = { exports: {} as GuestBinding };
+    process.dlopen(module, path);
+    binding = module.exports;
+    loaded.set(path, binding);
+  }
+  return binding;
+}
