@@ -167,17 +167,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         log.error({ err }, 'could not make the built-in base template; creates will try again');
       });
     }
-    const app = await buildApp({
-      keys,
-      sandboxes,
-      templates,
-      execs: new ExecService(sandboxes, link),
-      streams: new ExecStreamService(sandboxes, link, log.child({ component: 'exec-stream' })),
-      files: new FileService(sandboxes, link),
-      metrics,
-      log,
-      version: VERSION,
-    });
+    const app = await buildApp(
+      {
+        keys,
+        sandboxes,
+        templates,
+        execs: new ExecService(sandboxes, link),
+        streams: new ExecStreamService(sandboxes, link, log.child({ component: 'exec-stream' })),
+        files: new FileService(sandboxes, link),
+        metrics,
+        log,
+        version: VERSION,
+      },
+      { agent: link, db: db.db },
+    );
     const host = options.host ?? '127.0.0.1';
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
     const bound = app.server.address();

@@ -6,6 +6,8 @@ import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { E2bDeps } from '../e2b/e2b-deps.js';
+import { installE2b } from '../e2b/install.js';
 import { ApiError } from '../errors.js';
 import { apiKeyRoutes } from '../routes/api-keys.js';
 import { execRoutes } from '../routes/exec.js';
@@ -31,7 +33,7 @@ function validatorCompiler() {
     (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
-export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: ApiContext, e2b?: Omit<E2bDeps, 'ctx'>): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log,
     bodyLimit: JSON_BODY_LIMIT,
@@ -63,6 +65,8 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
     void reply.status(404).send(err.toJSON());
   });
 
+  // The e2b SDK's API under /e2b; its guest proxy takes its requests before any body is read.
+  if (e2b) await installE2b(app as unknown as FastifyInstance, { ctx, ...e2b });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

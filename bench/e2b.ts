@@ -1,0 +1,66 @@
+// The e2b compatibility layer's cost: the published SDK's `commands.run('true')` (REST-free: envd proxy,
+// Connect server stream, tunnel) against Amber's own `POST /v1/sandboxes/{id}/exec` of the same command,
+// alternating on one warm sandbox in the same run.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane } from '@amber/control-plane';
+import { Sandbox } from 'e2b';
+import { pino } from 'pino';
+import { percentile, progress, report } from './lib/report.js';
+
+const WARMUP = 5;
+const RUNS = 40;
+
+const home = await mkdtemp(join(tmpdir(), 'amber-bench-e2b-'));
+const shmDir = await mkdtemp('/dev/shm/bench-e2b-');
+const cp = await startControlPlane({
+  home,
+  port: 0,
+  log: pino({ level: process.env.AMBER_LOG_LEVEL ?? 'warn' }, process.stderr),
+  agentConfig: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}` },
+});
+const agent = cp.agent;
+if (!agent) throw new Error('the bench needs the in-process agent');
+process.env.E2B_API_URL = `${cp.url}/e2b`;
+process.env.E2B_SANDBOX_URL = `${cp.url}/e2b/envd`;
+process.env.E2B_API_KEY = cp.apiKey;
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+try {
+  const sbx = await Sandbox.create({ timeoutMs: 3_600_000 });
+  progress(`sandbox ${sbx.sandboxId} up`);
+  const viaSdk: number[] = [];
+  const viaApi: number[] = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const a = await timed(() => sbx.commands.run('true'));
+    const b = await timed(async () => {
+      const res = await fetch(`${cp.url}/v1/sandboxes/${sbx.sandboxId}/exec`, {
+        method: 'POST',
+        headers: { 'x-api-key': cp.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ command: 'true' }),
+      });
+      const body = (await res.json()) as { exitCode?: number };
+      if (res.status !== 200 || body.exitCode !== 0) throw new Error(`exec: ${res.status}`);
+    });
+    if (i >= WARMUP) {
+      viaSdk.push(a);
+      viaApi.push(b);
+    }
+  }
+  const sdkP50 = percentile(viaSdk, 50);
+  const apiP50 = percentile(viaApi, 50);
+  progress(`run('true') p50: e2b SDK ${sdkP50.toFixed(1)} ms, amber /v1 exec ${apiP50.toFixed(1)} ms`);
+  report('e2b_run_p50_ms', sdkP50, 'ms', { value: apiP50, ratio: apiP50 / sdkP50 });
+  await sbx.kill();
+} finally {
+  for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
+  await cp.close();
+  await rm(home, { recursive: true, force: true });
+  await rm(shmDir, { recursive: true, force: true });
+}

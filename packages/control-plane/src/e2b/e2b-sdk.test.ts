@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  AuthenticationError,
+  CommandExitError,
+  type FilesystemEventType,
+  Sandbox,
+  SandboxError,
+  SandboxNotFoundError,
+  TimeoutError,
+  Volume,
+} from 'e2b';
+import { type Harness, startHarness } from '../test-support/harness.js';
+
+// The published e2b SDK, configured by environment variables alone, against a real Amber with real VMs.
+// One sandbox carries most checks: VMs are slow on this (emulating) machine.
+
+const MIN = 60_000;
+let h: Harness;
+let sbx: Sandbox;
+
+before(async () => {
+  h = await startHarness();
+  process.env.E2B_API_URL = `${h.cp.url}/e2b`;
+  process.env.E2B_SANDBOX_URL = `${h.cp.url}/e2b/envd`;
+  process.env.E2B_API_KEY = h.cp.apiKey;
+  process.env.E2B_DOMAIN = `localhost:${h.cp.port}`;
+});
+
+after(async () => {
+  await h?.stop();
+});
+
+const rejects = async (promise: Promise<unknown>, type: new (...args: never[]) => Error) => {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+  return err as Error;
+};
+
+test('Sandbox.create with metadata, envs, timeout and lifecycle', { timeout: 10 * MIN }, async () => {
+  sbx = await Sandbox.create({
+    metadata: { suite: 'e2b-sdk', n: '1' },
+    envs: { GREETING: 'hello from create' },
+    timeoutMs: 600_000,
+    lifecycle: { onTimeout: 'pause', autoResume: true },
+  });
+  assert.match(sbx.sandboxId, /^[a-z0-9]{20}$/);
+  const info = await sbx.getInfo();
+  assert.equal(info.state, 'running');
+  assert.equal(info.templateId, 'base');
+  assert.deepEqual(info.metadata, { suite: 'e2b-sdk', n: '1' });
+  const lifetime = info.endAt.getTime() - info.startedAt.getTime();
+  assert.ok(Math.abs(lifetime - 600_000) < 10_000, `lifetime ${lifetime} ms`);
+});
+
+test('commands.run: output, envs, cwd, user, callbacks and exit codes', { timeout: 5 * MIN }, async () => {
+  const hello = await sbx.commands.run('echo "$GREETING"');
+  assert.equal(hello.exitCode, 0);
+  assert.equal(hello.stdout, 'hello from create\n');
+  const env = await sbx.commands.run('echo "$A-$GREETING"', { envs: { A: 'x', GREETING: 'over' } });
+  assert.equal(env.stdout, 'x-over\n');
+  assert.equal((await sbx.commands.run('pwd', { cwd: '/tmp' })).stdout, '/tmp\n');
+  assert.equal((await sbx.commands.run('whoami')).stdout, 'user\n');
+  assert.equal((await sbx.commands.run('whoami', { user: 'root' })).stdout, 'root\n');
+  const out: string[] = [];
+  const err: string[] = [];
+  const both = await sbx.commands.run('echo out; echo err >&2', {
+    onStdout: (d) => void out.push(d),
+    onStderr: (d) => void err.push(d),
+  });
+  assert.equal(out.join(''), 'out\n');
+  assert.equal(err.join(''), 'err\n');
+  assert.equal(both.stderr, 'err\n');
+  const failed = (await rejects(
+    sbx.commands.run('echo partial; exit 3'),
+    CommandExitError,
+  )) as CommandExitError;
+  assert.equal(failed.exitCode, 3);
+  assert.equal(failed.stdout, 'partial\n');
+});
+
+test('commands: background, list, connect, sendStdin, kill', { timeout: 5 * MIN }, async () => {
+  const seen: string[] = [];
+  const cat = await sbx.commands.run('cat', {
+    background: true,
+    stdin: true,
+    onStdout: (d) => void seen.push(d),
+  });
+  assert.ok(cat.pid > 0);
+  const listed = await sbx.commands.list();
+  assert.ok(
+    listed.some((p) => p.pid === cat.pid && p.cmd === '/bin/bash'),
+    JSON.stringify(listed),
+  );
+  await sbx.commands.sendStdin(cat.pid, 'through stdin\n');
+  const deadline = Date.now() + MIN;
+  while (!seen.join('').includes('through stdin') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(seen.join(''), 'through stdin\n');
+  // A second client attaches to the same process.
+  const attached: string[] = [];
+  const again = await sbx.commands.connect(cat.pid, { onStdout: (d) => void attached.push(d) });
+  await sbx.commands.sendStdin(cat.pid, 'second\n');
+  while (!attached.join('').includes('second') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.ok(attached.join('').includes('second'));
+  await again.disconnect();
+  assert.equal(await sbx.commands.kill(cat.pid), true);
+  await rejects(cat.wait(), CommandExitError);
+  assert.equal(await sbx.commands.kill(cat.pid), false);
+});
+
+test('pty: create, sendInput, resize, kill', { timeout: 5 * MIN }, async () => {
+  const chunks: Buffer[] = [];
+  const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void chunks.push(Buffer.from(d)) });
+  await sbx.pty.resize(pty.pid, { cols: 100, rows: 30 });
+  await sbx.pty.sendInput(pty.pid, new TextEncoder().encode('stty size; echo pty-$((6*7))\n'));
+  const deadline = Date.now() + 2 * MIN;
+  while (!Buffer.concat(chunks).toString().includes('pty-42') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  const text = Buffer.concat(chunks).toString();
+  assert.ok(text.includes('pty-42'), text);
+  assert.ok(text.includes('30 100'), text);
+  assert.equal(await sbx.pty.kill(pty.pid), true);
+});
+
+test('files: write, read, list, makeDir, rename, remove, exists, getInfo, watchDir', {
+  timeout: 5 * MIN,
+}, async () => {
+  const info = await sbx.files.write('/home/user/notes.txt', 'first line\n');
+  assert.equal(info.path, '/home/user/notes.txt');
+  assert.equal(await sbx.files.read('/home/user/notes.txt'), 'first line\n');
+  const bytes = await sbx.files.read('/home/user/notes.txt', { format: 'bytes' });
+  assert.equal(Buffer.from(bytes).toString(), 'first line\n');
+  assert.equal(await sbx.files.makeDir('/home/user/dir'), true);
+  assert.equal(await sbx.files.makeDir('/home/user/dir'), false);
+  await sbx.files.write([
+    { path: '/home/user/dir/a.txt', data: 'a' },
+    { path: '/home/user/dir/b.txt', data: 'bb' },
+  ]);
+  const names = (await sbx.files.list('/home/user/dir')).map((e) => e.name).sort();
+  assert.deepEqual(names, ['a.txt', 'b.txt']);
+  const moved = await sbx.files.rename('/home/user/dir/a.txt', '/home/user/dir/c.txt');
+  assert.equal(moved.name, 'c.txt');
+  assert.equal(await sbx.files.exists('/home/user/dir/a.txt'), false);
+  assert.equal(await sbx.files.exists('/home/user/dir/c.txt'), true);
+  const stat = await sbx.files.getInfo('/home/user/dir/b.txt');
+  assert.equal(stat.size, 2);
+  assert.equal(stat.type, 'file');
+  await sbx.files.remove('/home/user/dir/c.txt');
+  assert.equal(await sbx.files.exists('/home/user/dir/c.txt'), false);
+
+  const events: Array<{ name: string; type: FilesystemEventType }> = [];
+  const watch = await sbx.files.watchDir('/home/user/dir', (e) => void events.push(e), { recursive: true });
+  await sbx.files.write('/home/user/dir/new.txt', 'x');
+  const deadline = Date.now() + MIN;
+  while (!events.some((e) => e.name === 'new.txt') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
+  await watch.stop();
+  assert.ok(
+    events.some((e) => e.name === 'new.txt'),
+    JSON.stringify(events),
+  );
+
+  // A larger upload and download stream through the proxy unchanged.
+  const big = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  await sbx.files.write('/tmp/big.bin', big.buffer.slice(big.byteOffset, big.byteOffset + big.length));
+  const back = Buffer.from(await sbx.files.read('/tmp/big.bin', { format: 'bytes' }));
+  assert.ok(back.equals(big), 'the 3 MiB file came back changed');
+});
+
+test('setTimeout, getMetrics, Sandbox.list filters', { timeout: 5 * MIN }, async () => {
+  await sbx.setTimeout(900_000);
+  const info = await sbx.getInfo();
+  assert.ok(info.endAt.getTime() - Date.now() > 800_000);
+  const metrics = await sbx.getMetrics();
+  assert.ok(metrics.length >= 1);
+  assert.ok((metrics[0]?.memTotal ?? 0) > 0);
+  const mine = await Sandbox.list({ query: { metadata: { suite: 'e2b-sdk' } } }).nextItems();
+  assert.deepEqual(
+    mine.map((s) => s.sandboxId),
+    [sbx.sandboxId],
+  );
+  const none = await Sandbox.list({ query: { metadata: { suite: 'other' } } }).nextItems();
+  assert.equal(none.length, 0);
+  const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
+  assert.ok(!paused.some((s) => s.sandboxId === sbx.sandboxId));
+});
+
+test('20 concurrent commands.run through the proxy', { timeout: 10 * MIN }, async () => {
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => sbx.commands.run(`echo run-${i}`, { timeoutMs: 0 })),
+  );
+  for (const [i, r] of results.entries()) assert.equal(r.stdout, `run-${i}\n`);
+});
+
+test('getHost reaches an HTTP server in the guest', { timeout: 5 * MIN }, async () => {
+  await sbx.commands.run(
+    `node -e "require('http').createServer((q,s)=>s.end('guest says '+q.url)).listen(8080)"`,
+    { background: true },
+  );
+  const host = sbx.getHost(8080);
+  assert.equal(host, `8080-${sbx.sandboxId}.localhost:${h.cp.port}`);
+  // *.localhost does not resolve in Node here: dial the listener with the Host header a browser would send.
+  let text = '';
+  const deadline = Date.now() + 2 * MIN;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${h.cp.url}/hello?x=1`, { headers: { host } }).catch(() => undefined);
+    if (res?.status === 200) {
+      text = await res.text();
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(text, 'guest says /hello?x=1');
+});
+
+test('errors: command timeout, wrong key, wrong access token, unsupported options', {
+  timeout: 5 * MIN,
+}, async () => {
+  await rejects(sbx.commands.run('sleep 30', { timeoutMs: 2000 }), TimeoutError);
+  await rejects(Sandbox.list({ apiKey: `e2b_${'0'.repeat(40)}` }).nextItems(), AuthenticationError);
+  await rejects(Sandbox.connect(sbx.sandboxId, { apiKey: 'not-a-key' }), AuthenticationError);
+  const res = await fetch(`${h.cp.url}/e2b/envd/filesystem.Filesystem/Stat`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'e2b-sandbox-id': sbx.sandboxId,
+      'e2b-sandbox-port': '49983',
+      'x-access-token': 'wrong',
+    },
+    body: JSON.stringify({ path: '/' }),
+  });
+  assert.equal(res.status, 401);
+  const net = await rejects(Sandbox.create({ network: { allowOut: ['1.1.1.1'] } }), SandboxError);
+  assert.match(net.message, /^400: network\.allowOut is not supported by Amber/);
+  const vol = await rejects(Volume.create('v1'), Error);
+  assert.match(vol.message, /volumes is not supported by Amber/);
+});
+
+let marker = 0;
+test('pause, then Sandbox.connect resumes: files and a background process survive', {
+  timeout: 10 * MIN,
+}, async () => {
+  await sbx.files.write('/home/user/before-pause.txt', 'still here');
+  const bg = await sbx.commands.run('sleep 100000', { background: true });
+  marker = bg.pid;
+  assert.equal(await sbx.pause(), true);
+  assert.equal(await Sandbox.pause(sbx.sandboxId), false); // already paused: E2B's 409
+  const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
+  assert.ok(paused.some((s) => s.sandboxId === sbx.sandboxId));
+  const again = await Sandbox.connect(sbx.sandboxId);
+  assert.equal((await again.getInfo()).state, 'running');
+  assert.equal(await again.files.read('/home/user/before-pause.txt'), 'still here');
+  assert.ok((await again.commands.list()).some((p) => p.pid === marker));
+  sbx = again;
+});
+
+test('auto-resume: a request to a paused sandbox resumes it', { timeout: 10 * MIN }, async () => {
+  assert.equal(await sbx.pause(), true);
+  assert.equal((await sbx.getInfo()).state, 'paused');
+  const r = await sbx.commands.run('cat /home/user/before-pause.txt');
+  assert.equal(r.stdout, 'still here');
+  assert.equal((await sbx.getInfo()).state, 'running');
+});
+
+let snapshotId = '';
+test('snapshots: create, spawn from it, list, fork a paused sandbox, delete', {
+  timeout: 15 * MIN,
+}, async () => {
+  const snap = await sbx.createSnapshot({ name: 'e2b-snap' });
+  snapshotId = snap.snapshotId;
+  assert.equal(snapshotId, 'e2b-snap');
+  const listed = await Sandbox.listSnapshots({ sandboxId: sbx.sandboxId }).nextItems();
+  assert.ok(listed.some((s) => s.snapshotId === snapshotId));
+  const child = await Sandbox.create(snapshotId, { timeoutMs: 300_000 });
+  try {
+    assert.equal(await child.files.read('/home/user/before-pause.txt'), 'still here');
+    // Without auto-resume a paused sandbox is "not running" to the proxy.
+    assert.equal(await child.pause(), true);
+    assert.equal(await child.isRunning(), false);
+    await rejects(child.commands.run('true'), SandboxNotFoundError);
+    const [fork] = await child.fork();
+    assert.ok(fork instanceof Sandbox, String(fork));
+    try {
+      assert.equal(await fork.files.read('/home/user/before-pause.txt'), 'still here');
+    } finally {
+      await fork.kill();
+    }
+  } finally {
+    await child.kill();
+  }
+  assert.equal(await Sandbox.deleteSnapshot(snapshotId), true);
+  assert.equal(await Sandbox.deleteSnapshot(snapshotId), false);
+});
+
+test('kill: then the SDK sees not found everywhere', { timeout: 5 * MIN }, async () => {
+  assert.equal(await sbx.kill(), true);
+  assert.equal(await Sandbox.kill(sbx.sandboxId), false);
+  await rejects(sbx.getInfo(), SandboxNotFoundError);
+  await rejects(Sandbox.connect(sbx.sandboxId), SandboxNotFoundError);
+  await rejects(sbx.commands.run('true'), SandboxNotFoundError);
+  assert.equal(await sbx.isRunning(), false);
+});
