@@ -99,7 +99,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const cleanups: Array<() => Promise<void> | void> = [() => connection.close()];
   if (agent) {
     const owned = agent;
-    cleanups.push(() => owned.close());
+    // The agent pauses its running sandboxes as it stops (and logs any it could not).
+    cleanups.push(async () => {
+      await owned.close();
+    });
   }
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();

@@ -42,6 +42,10 @@ test('every input that shapes the image changes its id', () => {
     nodeSha256: 'a'.repeat(64),
     envdPath: '/x/envd.mjs',
     envdSha256: 'b'.repeat(64),
+    guestAddonPath: '/x/amber_guest.node',
+    guestAddonSha256: '1'.repeat(64),
+    packages: ['curl', 'python3'],
+    run: [],
     guestFilesSha256: 'c'.repeat(64),
     rootfsSizeMiB: 2048,
   };
@@ -55,17 +59,25 @@ test('every input that shapes the image changes its id', () => {
     { busyboxVersion: '1:1.36.0-1' },
     { nodeSha256: 'd'.repeat(64) },
     { envdSha256: 'e'.repeat(64) },
+    { guestAddonSha256: '2'.repeat(64) },
+    { packages: ['curl', 'git', 'python3'] },
+    { run: ['echo hi > /etc/motd'] },
     { guestFilesSha256: 'f'.repeat(64) },
     { rootfsSizeMiB: 4096 },
   ];
   for (const change of changes) assert.notEqual(imageId({ ...base, ...change }), id, JSON.stringify(change));
   assert.equal(
-    imageId({ ...base, nodePath: '/opt/node', envdPath: '/y/envd.mjs' }),
+    imageId({ ...base, nodePath: '/opt/node', envdPath: '/y/envd.mjs', guestAddonPath: '/y/a.node' }),
     id,
     'paths are not inputs',
   );
   // Every field is either covered above or a path: a new input must be added here too.
-  const covered = new Set([...changes.flatMap((c) => Object.keys(c)), 'nodePath', 'envdPath']);
+  const covered = new Set([
+    ...changes.flatMap((c) => Object.keys(c)),
+    'nodePath',
+    'envdPath',
+    'guestAddonPath',
+  ]);
   assert.deepEqual(
     Object.keys(base).filter((k) => !covered.has(k)),
     [],
