@@ -6,7 +6,7 @@
 //
 // The last line of the output is always "N passed, N failed" (", N skipped" when some were): CI reads it.
 // Environment: AMBER_SKIP_BUILD=1 skips `npm run build`; AMBER_TEST_CONCURRENCY (files at once, default 1);
-// AMBER_TEST_TIMEOUT_MS (per test and hook, default 10 min; see test-timeout.mjs).
+// AMBER_TEST_TIMEOUT_MS (per test and hook, default 20 min; see test-timeout.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

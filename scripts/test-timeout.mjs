@@ -1,6 +1,7 @@
 // Preloaded into every test process by run-tests.mjs (`--import`). Node 20's `--test-timeout` bounds a
 // whole file, not a test, and a test that hangs never reaches the summary; so every test and hook created
-// through node:test's named exports gets a timeout of its own (AMBER_TEST_TIMEOUT_MS, default 10 min)
+// through node:test's named exports gets a timeout of its own (AMBER_TEST_TIMEOUT_MS, default 20 min:
+// the 12 pause/resume cycles took ~10 min on this shared 2-core machine)
 // unless it sets one, and node:test fails it by name when it expires. A file whose tests are all done but
 // whose process stays up (a handle a timed-out test left open) is ended AMBER_TEST_EXIT_GRACE_MS later.
 import { createRequire, syncBuiltinESMExports } from 'node:module';
@@ -18,7 +19,7 @@ function positiveMs(name, fallback) {
   return value;
 }
 
-const timeoutMs = positiveMs('AMBER_TEST_TIMEOUT_MS', 10 * 60_000);
+const timeoutMs = positiveMs('AMBER_TEST_TIMEOUT_MS', 20 * 60_000);
 const exitGraceMs = positiveMs('AMBER_TEST_EXIT_GRACE_MS', 60_000);
 
 /** The caller's position (file, line, column) in the test file, from a stack trace. */

@@ -55,7 +55,7 @@ test('`amber agent` on 0.0.0.0 without a token exits non-zero at once, having st
     stderr += d.toString();
   });
   // The event: the process ends on its own. Before the fix it kept running (its pooled QEMU held it):
-  // a generous bound turns that into a failure with a reason instead of the runner's 10-minute timeout.
+  // a generous bound turns that into a failure with a reason instead of the runner's per-test timeout.
   const code = await new Promise<number | null | 'still running'>((resolve) => {
     child.once('exit', (c) => resolve(c));
     setTimeout(() => resolve('still running'), 120_000).unref();
