@@ -16,15 +16,27 @@ import { type Harness, startHarness } from '../test-support/harness.js';
 // One sandbox carries most checks: VMs are slow on this (emulating) machine.
 
 const MIN = 60_000;
+/**
+ * The SDK aborts a REST call after 60 s by default; a create, resume or snapshot on this shared emulating
+ * machine can take longer, so lifecycle calls get more (users on slow hosts pass it the same way).
+ */
+const slow = { requestTimeoutMs: 10 * MIN };
 let h: Harness;
 let sbx: Sandbox;
 
 before(async () => {
-  h = await startHarness();
+  // AMBER_E2B_TEST_HOME: reuse a home whose built-in base is already made (a cold boot of the base can
+  // miss the agent's boot deadline when the machine is saturated); default: a fresh home.
+  const home = process.env.AMBER_E2B_TEST_HOME;
+  h = await startHarness(home ? { home, agentConfig: { home, listen: `unix:${home}/agent.sock` } } : {});
   process.env.E2B_API_URL = `${h.cp.url}/e2b`;
   process.env.E2B_SANDBOX_URL = `${h.cp.url}/e2b/envd`;
   process.env.E2B_API_KEY = h.cp.apiKey;
   process.env.E2B_DOMAIN = `localhost:${h.cp.port}`;
+  // The built-in base is booted and frozen once per home; do it before the SDK's first create.
+  const warm = await h.call('POST', '/v1/sandboxes', { body: { timeoutSec: 120 } });
+  assert.equal(warm.status, 201, warm.text);
+  await h.call('DELETE', `/v1/sandboxes/${warm.json.id}`);
 });
 
 after(async () => {
@@ -46,6 +58,7 @@ test('Sandbox.create with metadata, envs, timeout and lifecycle', { timeout: 10 
     envs: { GREETING: 'hello from create' },
     timeoutMs: 600_000,
     lifecycle: { onTimeout: 'pause', autoResume: true },
+    ...slow,
   });
   assert.match(sbx.sandboxId, /^[a-z0-9]{20}$/);
   const info = await sbx.getInfo();
@@ -249,11 +262,11 @@ test('pause, then Sandbox.connect resumes: files and a background process surviv
   await sbx.files.write('/home/user/before-pause.txt', 'still here');
   const bg = await sbx.commands.run('sleep 100000', { background: true });
   marker = bg.pid;
-  assert.equal(await sbx.pause(), true);
-  assert.equal(await Sandbox.pause(sbx.sandboxId), false); // already paused: E2B's 409
+  assert.equal(await sbx.pause(slow), true);
+  assert.equal(await Sandbox.pause(sbx.sandboxId, slow), false); // already paused: E2B's 409
   const paused = await Sandbox.list({ query: { state: ['paused'] } }).nextItems();
   assert.ok(paused.some((s) => s.sandboxId === sbx.sandboxId));
-  const again = await Sandbox.connect(sbx.sandboxId);
+  const again = await Sandbox.connect(sbx.sandboxId, slow);
   assert.equal((await again.getInfo()).state, 'running');
   assert.equal(await again.files.read('/home/user/before-pause.txt'), 'still here');
   assert.ok((await again.commands.list()).some((p) => p.pid === marker));
@@ -261,9 +274,9 @@ test('pause, then Sandbox.connect resumes: files and a background process surviv
 });
 
 test('auto-resume: a request to a paused sandbox resumes it', { timeout: 10 * MIN }, async () => {
-  assert.equal(await sbx.pause(), true);
+  assert.equal(await sbx.pause(slow), true);
   assert.equal((await sbx.getInfo()).state, 'paused');
-  const r = await sbx.commands.run('cat /home/user/before-pause.txt');
+  const r = await sbx.commands.run('cat /home/user/before-pause.txt', { ...slow, timeoutMs: 10 * MIN });
   assert.equal(r.stdout, 'still here');
   assert.equal((await sbx.getInfo()).state, 'running');
 });
@@ -272,19 +285,19 @@ let snapshotId = '';
 test('snapshots: create, spawn from it, list, fork a paused sandbox, delete', {
   timeout: 15 * MIN,
 }, async () => {
-  const snap = await sbx.createSnapshot({ name: 'e2b-snap' });
+  const snap = await sbx.createSnapshot({ name: 'e2b-snap', ...slow });
   snapshotId = snap.snapshotId;
   assert.equal(snapshotId, 'e2b-snap');
   const listed = await Sandbox.listSnapshots({ sandboxId: sbx.sandboxId }).nextItems();
   assert.ok(listed.some((s) => s.snapshotId === snapshotId));
-  const child = await Sandbox.create(snapshotId, { timeoutMs: 300_000 });
+  const child = await Sandbox.create(snapshotId, { timeoutMs: 300_000, ...slow });
   try {
     assert.equal(await child.files.read('/home/user/before-pause.txt'), 'still here');
     // Without auto-resume a paused sandbox is "not running" to the proxy.
-    assert.equal(await child.pause(), true);
+    assert.equal(await child.pause(slow), true);
     assert.equal(await child.isRunning(), false);
     await rejects(child.commands.run('true'), SandboxNotFoundError);
-    const [fork] = await child.fork();
+    const [fork] = await child.fork(slow);
     assert.ok(fork instanceof Sandbox, String(fork));
     try {
       assert.equal(await fork.files.read('/home/user/before-pause.txt'), 'still here');
