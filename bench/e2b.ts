@@ -12,7 +12,9 @@ import { percentile, progress, report } from './lib/report.js';
 const WARMUP = 5;
 const RUNS = 40;
 
-const home = await mkdtemp(join(tmpdir(), 'amber-bench-e2b-'));
+// AMBER_BENCH_HOME: reuse a home whose built-in base is already made (kept afterwards); default: a temp one.
+const given = process.env.AMBER_BENCH_HOME;
+const home = given ?? (await mkdtemp(join(tmpdir(), 'amber-bench-e2b-')));
 const shmDir = await mkdtemp('/dev/shm/bench-e2b-');
 const cp = await startControlPlane({
   home,
@@ -33,7 +35,8 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 try {
-  const sbx = await Sandbox.create({ timeoutMs: 3_600_000 });
+  // A create can outlast the SDK's 60 s request timeout on a loaded emulating host.
+  const sbx = await Sandbox.create({ timeoutMs: 3_600_000, requestTimeoutMs: 0 });
   progress(`sandbox ${sbx.sandboxId} up`);
   const viaSdk: number[] = [];
   const viaApi: number[] = [];
@@ -61,6 +64,6 @@ try {
 } finally {
   for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
   await cp.close();
-  await rm(home, { recursive: true, force: true });
+  if (!given) await rm(home, { recursive: true, force: true });
   await rm(shmDir, { recursive: true, force: true });
 }

@@ -39,7 +39,7 @@ export function sendE2bError(res: ServerResponse, status: number, message: strin
  * One HTTP request to a guest port through the host agent's tunnel, streamed both ways: the request body is
  * piped as it arrives and each response chunk is written as it comes (Connect server streams, downloads),
  * never collected. Each request gets its own tunnel connection, so a paused or killed VM leaves no stale
- * pooled socket behind.
+ * pooled socket behind (no `agent` option: Node ignores `createConnection` when one is given, even false).
  */
 export function proxyToGuest(
   req: IncomingMessage,
@@ -56,7 +56,6 @@ export function proxyToGuest(
     method: req.method,
     path,
     headers,
-    agent: false,
     createConnection: tunnelConnector(
       target.tunnelPath,
       target.sandboxId,
@@ -103,7 +102,6 @@ export function guestJson(
       {
         method,
         path,
-        agent: false,
         headers: {
           host: 'envd',
           ...(payload && { 'content-type': 'application/json', 'content-length': payload.length }),
