@@ -34,7 +34,7 @@ if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.
   need_update=1
 fi
 packages=(debootstrap busybox-static e2fsprogs lz4 cpio kmod iproute2 curl ca-certificates
-  build-essential python3 coreutils postgresql)
+  build-essential python3 coreutils postgresql nftables)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 qemu_ok=0
