@@ -8,6 +8,8 @@ import { AgentError } from '../errors.js';
 
 export const ENVD_PORT = 49983;
 
+const ROOT_USER_HEADER = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };
+
 export interface ExecEvent {
   pid?: number;
   stdout?: Uint8Array;
@@ -225,7 +227,9 @@ export class EnvdClient {
           ...(options.cwd && { cwd: options.cwd }),
         },
       },
-      options.signal ? { signal: options.signal } : {},
+      // The agent is the host's operator: its commands run as root, like its file reads and writes. envd
+      // takes the user from E2B's Basic header and would otherwise use its default, the unprivileged `user`.
+      { headers: ROOT_USER_HEADER, ...(options.signal && { signal: options.signal }) },
     );
     for await (const res of stream) {
       const event = res.event?.event;
