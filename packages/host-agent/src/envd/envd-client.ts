@@ -226,6 +226,8 @@ export class EnvdClient {
           envs: options.envs,
           ...(options.cwd && { cwd: options.cwd }),
         },
+        // envd keeps stdin open by default (as E2B's does); the agent's Exec has no stdin to give.
+        stdin: false,
       },
       // The agent is the host's operator: its commands run as root, like its file reads and writes. envd
       // takes the user from E2B's Basic header and would otherwise use its default, the unprivileged `user`.
