@@ -100,10 +100,7 @@ describe('amber CLI against a real instance', { timeout: 25 * 60_000 }, () => {
     assert.match(missing.stderr, /\[not_found\]/);
   });
 
-  // Runs, but its failure is reported, not counted, until the guest image carries envd's PTY addon.
-  it('shell gives an interactive terminal of the local size (under script(1) for a real pty)', {
-    todo: 'PTY streams answer "internal error" until the guest image carries envd\'s PTY addon',
-  }, async () => {
+  it('shell gives an interactive terminal of the local size (under script(1) for a real pty)', async () => {
     const cmd = `stty cols 90 rows 20; exec ${process.execPath} ${BIN} shell ${id}`;
     const child = spawn('script', ['-qec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

@@ -11,7 +11,6 @@ import { AmberError, ApiKeys, type ConnectionOptions, health, Sandbox, Snapshot 
 
 const MiB = 1 << 20;
 /** Runs, but its failure is reported, not counted, until the guest image carries envd's PTY addon. */
-const NEEDS_PTY = 'PTY streams answer "internal error" until the guest image carries envd\'s PTY addon';
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<{ sha: string; size: number }> {
   const hash = createHash('sha256');
@@ -115,7 +114,7 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
     assert.match((await sleeper.wait()).signal ?? '', /SIGKILL/);
   });
 
-  it('execStream runs a pty of the asked size, and resize changes it', { todo: NEEDS_PTY }, async () => {
+  it('execStream runs a pty of the asked size, and resize changes it', async () => {
     const tty = await sb.execStream(['sh', '-c', 'stty size; tty; read x; stty size'], {
       pty: true,
       cols: 101,

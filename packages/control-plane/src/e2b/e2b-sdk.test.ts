@@ -141,11 +141,7 @@ test('commands: background, list, connect, sendStdin, kill', { timeout: 5 * MIN 
   assert.equal(await sbx.commands.kill(cat.pid), false);
 });
 
-// envd opens PTYs through its guest addon, which this image does not ship yet (the envd branch adds it).
-test('pty: create, sendInput, resize, kill', {
-  timeout: 5 * MIN,
-  todo: 'needs the image with envd guest addon (envd branch)',
-}, async () => {
+test('pty: create, sendInput, resize, kill', { timeout: 5 * MIN }, async () => {
   const chunks: Buffer[] = [];
   const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void chunks.push(Buffer.from(d)) });
   await sbx.pty.resize(pty.pid, { cols: 100, rows: 30 });
@@ -198,11 +194,7 @@ test('files: write, read, list, makeDir, rename, remove, exists, getInfo, a 3 Mi
   assert.ok(back.equals(big), 'the 3 MiB file came back changed');
 });
 
-// envd watches through its guest addon (inotify), which this image does not ship yet (the envd branch adds it).
-test('files.watchDir', {
-  timeout: 5 * MIN,
-  todo: 'needs the image with envd guest addon (envd branch)',
-}, async () => {
+test('files.watchDir', { timeout: 5 * MIN }, async () => {
   await sbx.files.makeDir('/home/user/watched');
   const events: Array<{ name: string; type: FilesystemEventType }> = [];
   const watch = await sbx.files.watchDir('/home/user/watched', (e) => void events.push(e), {

@@ -56,10 +56,9 @@ export function envdContract(h: () => Harness, state: { id?: string }): void {
     assert.match(unknown.json.error.message, /nobody-here/);
   });
 
-  // envd's PTYs need its guest addon (openpty) in the image; that image change is not on the envd branch
-  // yet, so envd answers "internal error" today. The test runs and reports without failing until it lands.
-  const pty = { timeout: 5 * MIN, todo: 'the guest image does not ship envd guest addon yet' };
-  test('exec stream with a PTY: a terminal of the asked size, resized on request', pty, async () => {
+  test('exec stream with a PTY: a terminal of the asked size, resized on request', {
+    timeout: 5 * MIN,
+  }, async () => {
     const id = state.id as string;
     let resized = false;
     const result = await execStream(
