@@ -94,6 +94,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('events_sandbox').on('events').columns(['sandbox_id', 'id']).execute();
       },
     },
+    // What E2B's API knows of a sandbox beyond Amber's row (e2b/settings-store.ts).
+    '0002_e2b_sandboxes': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('e2b_sandboxes')
+          .ifNotExists()
+          .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
+          .addColumn('team_id', 'text', (c) => c.notNull())
+          .addColumn('access_token', 'text', (c) => c.notNull())
+          .addColumn('auto_resume', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

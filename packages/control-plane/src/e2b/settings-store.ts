@@ -23,34 +23,15 @@ type Db = Kysely<Database & { e2b_sandboxes: E2bSandboxTable }>;
 
 export const newAccessToken = () => randomBytes(24).toString('base64url');
 
-/**
- * A table of the e2b layer's own, made on first use on SQLite and PostgreSQL alike, so the e2b layer adds
- * nothing to the control plane's schema; a row outlives nothing (it goes with its sandbox).
- */
+/** The e2b layer's own table (migration 0002): a row goes with its sandbox. */
 export class E2bSettingsStore {
-  private ready: Promise<void> | undefined;
   private readonly db: Db;
 
   constructor(db: Kysely<Database>) {
     this.db = db.withTables<{ e2b_sandboxes: E2bSandboxTable }>();
   }
 
-  private init(): Promise<void> {
-    this.ready ??= this.db.schema
-      .createTable('e2b_sandboxes')
-      .ifNotExists()
-      .addColumn('sandbox_id', 'text', (c) => c.primaryKey())
-      .addColumn('team_id', 'text', (c) => c.notNull())
-      .addColumn('access_token', 'text', (c) => c.notNull())
-      .addColumn('auto_resume', 'integer', (c) => c.notNull())
-      .addColumn('created_at', 'bigint', (c) => c.notNull())
-      .execute()
-      .then(() => undefined);
-    return this.ready;
-  }
-
   async get(sandboxId: string): Promise<E2bSettings | undefined> {
-    await this.init();
     const row = await this.db
       .selectFrom('e2b_sandboxes')
       .selectAll()
@@ -67,7 +48,6 @@ export class E2bSettingsStore {
   }
 
   async put(settings: E2bSettings): Promise<void> {
-    await this.init();
     const values = {
       sandbox_id: settings.sandboxId,
       team_id: settings.teamId,
@@ -96,7 +76,6 @@ export class E2bSettingsStore {
   }
 
   async remove(sandboxId: string): Promise<void> {
-    await this.init();
     await this.db.deleteFrom('e2b_sandboxes').where('sandbox_id', '=', sandboxId).execute();
   }
 }
