@@ -6,6 +6,7 @@ import {
   type AgentConfig,
   connectHostAgent,
   type HostAgentConnection,
+  KeyedMutex,
   type RunningAgent,
   startAgent,
 } from '@amber/host-agent';
@@ -20,7 +21,6 @@ import type { AgentLink } from './services/agent-link.js';
 import { ExecService } from './services/exec-service.js';
 import { ExecStreamService } from './services/exec-stream.js';
 import { FileService } from './services/file-service.js';
-import { KeyedMutex } from './services/keyed-mutex.js';
 import { Reconciler } from './services/reconciler.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SandboxStore } from './services/sandbox-store.js';

@@ -2,6 +2,7 @@ export { type AgentOptions, type RunningAgent, startAgent } from './agent.js';
 export { type AgentConfig, loadConfig } from './config.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export { type CheckStatus, checkHost, type HostCheck } from './host-checks.js';
+export { KeyedMutex } from './keyed-mutex.js';
 export { applyPrune, type PruneItem, type PrunePlan, planPrune } from './prune.js';
 export { POOLED_QEMU_MIB, qemuOverheadMib } from './qemu-overhead.js';
 export { connectHostAgent, type HostAgentClient, type HostAgentConnection } from './rpc/client.js';

@@ -1,10 +1,10 @@
+import type { KeyedMutex } from '@amber/host-agent';
 import type { Sandbox as AgentSandbox } from '@amber/proto/hostagent';
 import { SandboxState as AgentState } from '@amber/proto/hostagent';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import { agentCall, fromAgentError, isNotFound } from './agent-errors.js';
 import { AGENT_TTL_SECONDS, type AgentLink } from './agent-link.js';
-import type { KeyedMutex } from './keyed-mutex.js';
 import type { ListQuery, SandboxStore } from './sandbox-store.js';
 import {
   type OnTimeout,

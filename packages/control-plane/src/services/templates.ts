@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { KeyedMutex } from '@amber/host-agent';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, TemplatesTable } from '../db/schema.js';
 import { ApiError, notFound } from '../errors.js';
 import { agentCall, isNotFound } from './agent-errors.js';
 import type { AgentLink } from './agent-link.js';
-import type { KeyedMutex } from './keyed-mutex.js';
 import type { SandboxStore } from './sandbox-store.js';
 
 export const BASE_TEMPLATE = 'base';
