@@ -269,6 +269,8 @@ export class EnvdClient {
       }
       req.end();
     } catch (err) {
+      // The destroyed request rejects `response` ("socket hang up"): handled here, or the agent dies of it.
+      response.catch(() => undefined);
       req.destroy();
       throw err;
     }
