@@ -1,11 +1,7 @@
 // The control plane's cost over the host agent: exec, template create and default create through the REST
 // API, each against the same operation on the agent directly (or a cold boot) in the same run.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startControlPlane } from '@amber/control-plane';
 import { connectHostAgent } from '@amber/host-agent';
-import { pino } from 'pino';
+import { startBenchControlPlane } from './lib/control-plane.js';
 import { percentile, progress, report } from './lib/report.js';
 
 const EXEC_WARMUP = 5;
@@ -13,17 +9,7 @@ const EXEC_RUNS = 50;
 const CREATE_RUNS = 8;
 const COLD_RUNS = 3;
 
-const home = await mkdtemp(join(tmpdir(), 'amber-bench-api-'));
-// Guest RAM in a directory of its own: an agent starting elsewhere clears sandbox RAM files in /dev/shm.
-const shmDir = await mkdtemp('/dev/shm/bench-api-');
-const cp = await startControlPlane({
-  home,
-  port: 0,
-  log: pino({ level: process.env.AMBER_LOG_LEVEL ?? 'warn' }, process.stderr),
-  agentConfig: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}` },
-});
-const agent = cp.agent;
-if (!agent) throw new Error('the bench needs the in-process agent');
+const { cp, agent, close } = await startBenchControlPlane('api');
 const direct = connectHostAgent(agent.server.url);
 const headers = { 'x-api-key': cp.apiKey, 'content-type': 'application/json' };
 
@@ -128,7 +114,5 @@ try {
 } finally {
   for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
   direct.close();
-  await cp.close();
-  await rm(home, { recursive: true, force: true });
-  await rm(shmDir, { recursive: true, force: true });
+  await close();
 }

@@ -1,29 +1,15 @@
 // The e2b compatibility layer's cost: the published SDK's `commands.run('true')` (REST-free: envd proxy,
 // Connect server stream, tunnel) against Amber's own `POST /v1/sandboxes/{id}/exec` of the same command,
 // alternating on one warm sandbox in the same run.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startControlPlane } from '@amber/control-plane';
 import { Sandbox } from 'e2b';
-import { pino } from 'pino';
+import { startBenchControlPlane } from './lib/control-plane.js';
 import { percentile, progress, report } from './lib/report.js';
 
 const WARMUP = 5;
 const RUNS = 40;
 
 // AMBER_BENCH_HOME: reuse a home whose built-in base is already made (kept afterwards); default: a temp one.
-const given = process.env.AMBER_BENCH_HOME;
-const home = given ?? (await mkdtemp(join(tmpdir(), 'amber-bench-e2b-')));
-const shmDir = await mkdtemp('/dev/shm/bench-e2b-');
-const cp = await startControlPlane({
-  home,
-  port: 0,
-  log: pino({ level: process.env.AMBER_LOG_LEVEL ?? 'warn' }, process.stderr),
-  agentConfig: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}` },
-});
-const agent = cp.agent;
-if (!agent) throw new Error('the bench needs the in-process agent');
+const { cp, agent, close } = await startBenchControlPlane('e2b', process.env.AMBER_BENCH_HOME);
 process.env.E2B_API_URL = `${cp.url}/e2b`;
 process.env.E2B_SANDBOX_URL = `${cp.url}/e2b/envd`;
 process.env.E2B_API_KEY = cp.apiKey;
@@ -63,7 +49,5 @@ try {
   await sbx.kill();
 } finally {
   for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
-  await cp.close();
-  if (!given) await rm(home, { recursive: true, force: true });
-  await rm(shmDir, { recursive: true, force: true });
+  await close();
 }
