@@ -1,7 +1,9 @@
 // Outbound internet per sandbox, from inside real guests, against a stand-in "internet": a server in a network
 // namespace this test creates, joined to the host by a veth (TEST-NET-2 addresses). The agent may reach only
 // that subnet (AMBER_EGRESS_ALLOW's config), so no packet leaves this machine. A sandbox with internet reaches
-// the stand-in and still neither the host nor another sandbox; one without it reaches nothing.
+// the stand-in and still neither the host nor another sandbox; one without it reaches nothing. Internet is the
+// agent's default here, so slots come from the pool with their way out made ahead, and the sandbox that asks
+// for none has it taken away.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
@@ -56,7 +58,7 @@ before(async () => {
   hostPort = typeof address === 'object' && address ? address.port : 0;
   t = await startTestAgent({
     memoryBudgetMib: 4096,
-    allowInternetByDefault: false,
+    allowInternetByDefault: true,
     bootTimeoutMs: 300_000,
     egressAllow: [`${INTERNET.server}/32`],
   });
@@ -80,8 +82,8 @@ s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
 
 test('a sandbox with internet reaches the stand-in internet, and still not the host or another sandbox', async () => {
   const [open, closed, other] = await Promise.all([
-    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, allowInternet: true } }),
     t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600 } }),
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, allowInternet: false } }),
     t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, allowInternet: true } }),
   ]);
   const [withNet, without, neighbour] = [open, closed, other].map((c) => c.sandbox?.id ?? '') as [
@@ -110,9 +112,13 @@ test('a sandbox with internet reaches the stand-in internet, and still not the h
   }
   assert.deepEqual(hostAccepted, [], 'the host saw no connection from a guest');
 
-  // The way out survives a pause and resume (a new namespace gets a new veth).
-  await t.client.pauseSandbox({ sandboxId: withNet });
-  await t.client.resumeSandbox({ sandboxId: withNet });
+  // Across a pause and resume (a new namespace, from the pool with its veth made ahead) each keeps its kind.
+  for (const id of [withNet, without]) {
+    await t.client.pauseSandbox({ sandboxId: id });
+    await t.client.resumeSandbox({ sandboxId: id });
+  }
+  assert.ok(t.agent.manager.get(withNet).runtime?.slot.egress, 'the resumed slot came with its way out');
   assert.equal(await reach(withNet, INTERNET.server, INTERNET.port), 'connected internet');
+  assert.doesNotMatch(await reach(without, INTERNET.server, INTERNET.port), /connected/, 'still no way out');
   await Promise.all([withNet, without, neighbour].map((id) => t.client.destroySandbox({ sandboxId: id })));
 });

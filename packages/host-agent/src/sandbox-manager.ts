@@ -66,8 +66,14 @@ export class SandboxManager implements SandboxHost {
   ) {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.snapshots = new SandboxSnapshots(this, log);
-    this.slots = new NetworkSlotPool(namespacePrefix(config.home), NETWORK_SLOTS_AHEAD, log);
     this.egress = new EgressHost(config.home, config.egressAllow, log.child({ component: 'egress' }));
+    // Slots come with the way out most sandboxes take; openEgress() adjusts the others.
+    this.slots = new NetworkSlotPool(
+      namespacePrefix(config.home),
+      NETWORK_SLOTS_AHEAD,
+      log,
+      config.allowInternetByDefault ? (netns) => this.egress.enable(netns) : undefined,
+    );
     this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }), this.budget);
   }
 
@@ -244,10 +250,13 @@ export class SandboxManager implements SandboxHost {
     });
   }
 
+  /** Gives a just-started sandbox the way out it asked for; its slot usually has it already. */
   async openEgress(sandbox: Sandbox): Promise<void> {
     const runtime = sandbox.runtime;
-    if (!sandbox.allowInternet || !runtime) return;
-    runtime.egress = await this.egress.enable(runtime.slot.netns);
+    if (!runtime) return;
+    const made = runtime.slot.egress;
+    if (sandbox.allowInternet) runtime.egress = made ?? (await this.egress.enable(runtime.slot.netns));
+    else if (made) await this.egress.disable(runtime.slot.netns);
   }
 
   /** Frees the VM, pager, network slot, guest RAM and memory reservation; keeps the record. */

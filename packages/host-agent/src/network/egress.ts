@@ -106,6 +106,11 @@ export class EgressHost {
     return egress;
   }
 
+  /** Takes `netns`'s way out away again (the pair goes with either end; so does its default route). */
+  async disable(netns: string): Promise<void> {
+    await run('ip', ['-n', netns, 'link', 'del', 'up0']);
+  }
+
   /** Removes the agent's tables (its veths went with their namespaces). */
   async close(): Promise<void> {
     if (!this.#ready) return;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../errors.js';
+import type { Egress } from './egress.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,6 +28,8 @@ export interface NetworkSlot {
   tap: string;
   mac: string;
   guestIp: string;
+  /** Its way out (egress.ts), when the pool made it with one. */
+  egress?: Egress;
 }
 
 export function kernelNetArgs(): string {
