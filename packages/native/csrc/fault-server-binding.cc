@@ -169,7 +169,7 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
   }
 
   // new FaultServer({ uffd, regions, table, fds, pageSize?, pagesPerFault?, prefetchChunkPages?, wp?,
-  //   prefetch?, order?, thenAll?, recordWorkingSet? }, onEvent)
+  //   prefetch?, order?, thenAll?, recordWorkingSet?, present? }, onEvent)
   explicit FaultServerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FaultServerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
@@ -181,6 +181,17 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
     if (!ReadConfig(env, o, &config)) return;
     if (!ReadPrefetch(env, o.Get("prefetch"), o.Get("order"), &config.prefetch, &config.order)) return;
     config.thenAll = o.Has("thenAll") && o.Get("thenAll").ToBoolean().Value();
+    if (o.Has("present") && !o.Get("present").IsUndefined()) {
+      Napi::Value v = o.Get("present");
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+          v.As<Napi::Float64Array>().ElementLength() % 2 != 0) {
+        Napi::TypeError::New(env, "present needs a Float64Array of [start, end) pairs").ThrowAsJavaScriptException();
+        return;
+      }
+      Napi::Float64Array a = v.As<Napi::Float64Array>();
+      for (size_t i = 0; i + 1 < a.ElementLength(); i += 2)
+        config.present.emplace_back(static_cast<uint64_t>(a[i]), static_cast<uint64_t>(a[i + 1]));
+    }
     tsf_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "amber.faultServer.events", 0, 1);
     tsf_.Unref(env);  // events alone must not keep the process alive
     Napi::ThreadSafeFunction tsf = tsf_;

@@ -51,6 +51,14 @@ FaultServer* FaultServer::Create(const ServerConfig& c, EventSink sink, int* err
     uint64_t pages = spec.size / c.pageSize;
     s->regions_.push_back(Region{spec, pages, false, PageBitmap(pages), PageBitmap(pages), PageBitmap(pages)});
     s->totalPages_ += pages;
+    Region& r = s->regions_.back();
+    for (const auto& [start, end] : c.present) {
+      uint64_t a = std::max(start, spec.offset), b = std::min(end, spec.offset + spec.size);
+      if (a >= b) continue;
+      uint64_t first = (a - spec.offset) / c.pageSize, last = (b - spec.offset + c.pageSize - 1) / c.pageSize;
+      s->stats_.populatedPages.fetch_add(r.populated.SetRange(first, last), std::memory_order_relaxed);
+      r.dirty.SetRange(first, last);
+    }
   }
   s->bufLen_ = static_cast<size_t>(std::max(s->pagesPerFault_, s->prefetchChunk_)) * c.pageSize;
   if (posix_memalign(reinterpret_cast<void**>(&s->buf_), c.pageSize, s->bufLen_) != 0) {

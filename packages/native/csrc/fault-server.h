@@ -36,6 +36,9 @@ struct ServerConfig {
   std::vector<uint64_t> order;  // guest offsets, for kOrder
   bool thenAll = false;         // after kOrder's list, continue with kAll
   bool recordWorkingSet = false;
+  // Guest byte ranges [start, end) already installed by an earlier pager of the same VM (adoption after an
+  // agent restart). They count as populated, and as written: what that pager saw written is unknown.
+  std::vector<std::pair<uint64_t, uint64_t>> present;
   int64_t spinUs = 50;  // busy-read this long after an event before sleeping in poll (0: never)
 };
 

@@ -27,6 +27,7 @@ export interface RawFaultServerOptions {
   thenAll?: boolean;
   recordWorkingSet?: boolean;
   spinUs?: number;
+  present?: Float64Array | undefined;
 }
 
 export interface RawFaultServerStats {

@@ -45,6 +45,11 @@ export interface FaultServerOptions {
   prefetch?: PrefetchPlan;
   recordWorkingSet?: boolean;
   /**
+   * Guest byte ranges [start, end) an earlier server of the same VM already installed (adoption after an
+   * agent restart): served as present, and reported written by the next takeDirty.
+   */
+  present?: ReadonlyArray<readonly [number, number]>;
+  /**
    * After an event, keep reading the userfaultfd this many µs before sleeping in poll (default 50; 0
    * never spins). Saves a wake-up per fault while faults stream in, costs CPU only right after one.
    */
@@ -106,6 +111,7 @@ export class FaultServer {
         thenAll: prefetch.policy === 'order' ? (prefetch.thenAll ?? false) : false,
         recordWorkingSet: options.recordWorkingSet ?? false,
         spinUs: options.spinUs ?? 50,
+        present: options.present ? Float64Array.from(options.present.flat()) : undefined,
       },
       (e) => onEvent(e as unknown as FaultServerEvent),
     );

@@ -1,7 +1,7 @@
 // A pager serves one guest's memory from a memsnap snapshot. It listens on a unix socket for the
 // shim's handoff (the userfaultfd plus Firecracker's region list), then runs the native fault loop;
 // this class is the control plane around it: validation, dirty tracking, prefetch, detach and teardown.
-import { closeSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import {
   acceptWithFds,
   eventfdCreate,
@@ -10,6 +10,7 @@ import {
   type FaultServerEvent,
   listenUnix,
   type PrefetchPlan,
+  seekDataRanges,
   shimEnv,
 } from '@amber/native';
 import type { Logger } from 'pino';
@@ -48,6 +49,14 @@ export interface PagerOptions {
   memoryBytes?: number;
   /** How long to wait for the handoff. Default 30 s. */
   handoffTimeoutMs?: number;
+  /**
+   * Take over a guest whose earlier pager went away (the host agent restarted; the shim kept the VM waiting
+   * and hands the same userfaultfd over again): the pages `memoryFile` already holds were installed by that
+   * pager, so they are not served again, and since what it saw written is lost they all count as written
+   * for the next takeDirtyRanges. The guest must not have removed memory (no balloon), whose holes would
+   * otherwise be served from the snapshot again.
+   */
+  adoptMemoryFile?: string;
   /** Errors that do not stop the pager (storage retries, unexpected uffd errors). */
   onError?: (error: PagerError) => void;
 }
@@ -248,6 +257,7 @@ export class Pager {
         wp: this.#tracker?.mode ?? 'none',
         prefetch: toPlan(this.#options.prefetch),
         recordWorkingSet: this.#options.recordWorkingSet ?? false,
+        ...(this.#options.adoptMemoryFile && { present: presentRanges(this.#options.adoptMemoryFile) }),
       },
       (e) => this.#onEvent(e),
     );
@@ -420,4 +430,14 @@ function toPlan(option: PrefetchOption | undefined): PrefetchPlan {
   if (option === undefined || option === 'none') return { policy: 'none' };
   if (option === 'all') return { policy: 'all' };
   return { policy: 'order', offsets: option.workingSet, thenAll: option.thenAll ?? false };
+}
+
+/** The byte ranges a guest RAM file holds pages in: what the VM's pagers installed so far. */
+function presentRanges(memoryFile: string): Array<[number, number]> {
+  const fd = openSync(memoryFile, 'r');
+  try {
+    return seekDataRanges(fd, fstatSync(fd).size);
+  } finally {
+    closeSync(fd);
+  }
 }

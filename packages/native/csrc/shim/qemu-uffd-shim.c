@@ -7,6 +7,10 @@
  * connection: if it ends without a prior "detach" the pager is gone, and since every later fault would
  * block forever, QEMU is ended at once with a distinctive exit code. Any handoff failure also ends QEMU
  * straight away: a VM that starts without its pager would read zeros where its memory should be.
+ * With $AMBER_UFFD_RECONNECT_MS set, a lost pager is waited for instead: faults block (the kernel queues
+ * them on the uffd, which the shim still holds) while the shim reconnects to the same socket and hands the
+ * same uffd to whichever pager listens there next — a restarted host agent adopting the VM — and QEMU
+ * only exits if none comes within that time.
  * Without the environment variables the shim is inert. */
 /* node-gyp passes -D_FILE_OFFSET_BITS=64, which renames mmap to mmap64 in the headers; we define both. */
 #undef _FILE_OFFSET_BITS
@@ -75,7 +79,8 @@ static int is_memory_file(int fd, const char *want) {
   return realpath(want, resolved) != NULL && strcmp(got, resolved) == 0;
 }
 
-static int connect_with_retry(const char *path, long deadline) {
+/* A connected socket, or -1 with *err set once the deadline passes (or on an error retrying cannot fix). */
+static int try_connect(const char *path, long deadline, int *err) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
@@ -85,13 +90,20 @@ static int connect_with_retry(const char *path, long deadline) {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) die(EXIT_HANDOFF_FAILED, "socket: %s", strerror(errno));
     if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) return s;
-    int err = errno;
+    *err = errno;
     close(s);
-    /* The pager may still be binding its socket; anything else is final. */
-    if ((err != ENOENT && err != ECONNREFUSED) || now_ms() >= deadline)
-      die(EXIT_HANDOFF_FAILED, "cannot connect to the pager at %s: %s", path, strerror(err));
+    /* The pager may still be binding its socket (or a dead one's file is still there); anything else is
+     * final. */
+    if ((*err != ENOENT && *err != ECONNREFUSED) || now_ms() >= deadline) return -1;
     usleep(10000);
   }
+}
+
+static int connect_with_retry(const char *path, long deadline) {
+  int err = 0;
+  int s = try_connect(path, deadline, &err);
+  if (s < 0) die(EXIT_HANDOFF_FAILED, "cannot connect to the pager at %s: %s", path, strerror(err));
+  return s;
 }
 
 static void send_handoff(int sock, int uffd, const char *json) {
@@ -138,7 +150,28 @@ static int read_line(int sock, char *buf, size_t cap, long deadline) {
 struct watch_args {
   int sock;
   int uffd;
+  const char *sock_path;
+  char json[256];
+  long reconnect_ms;
 };
+
+/* After the pager's connection closed without a detach: wait up to reconnect_ms for a new pager on the same
+ * socket and hand it the same uffd (the faults that came meanwhile wait in it). Exits QEMU otherwise. */
+static void reconnect(struct watch_args *w) {
+  const char *why = "the pager's connection closed without a detach; exiting now because the VM would hang on its next "
+                    "page fault";
+  if (w->reconnect_ms <= 0) die(EXIT_PAGER_LOST, "%s", why);
+  close(w->sock);
+  long deadline = now_ms() + w->reconnect_ms;
+  int err = 0;
+  int sock = try_connect(w->sock_path, deadline, &err);
+  if (sock < 0) die(EXIT_PAGER_LOST, "no pager came back within %ld ms (%s): %s", w->reconnect_ms, strerror(err), why);
+  send_handoff(sock, w->uffd, w->json);
+  char reply[256];
+  if (read_line(sock, reply, sizeof reply, deadline) < 0 || strcmp(reply, "ok") != 0)
+    die(EXIT_PAGER_LOST, "the new pager did not take the VM's memory over");
+  w->sock = sock;
+}
 
 /* Lives as long as the connection. "detach" means the pager lets go on purpose: drop our uffd copy so
  * the registration ends with the pager's, and confirm. EOF without it means the pager died. */
@@ -152,9 +185,9 @@ static void *watch(void *arg) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (detached) return NULL;
-      die(EXIT_PAGER_LOST,
-          "the pager's connection closed without a detach; exiting now because the VM would hang on its next page "
-          "fault");
+      reconnect(w);
+      len = 0;
+      continue;
     }
     len += (size_t)n;
     buf[len] = '\0';
@@ -230,6 +263,10 @@ static void handoff(void *addr, size_t len, off_t offset) {
   static struct watch_args args;
   args.sock = sock;
   args.uffd = uffd;
+  args.sock_path = sock_path;
+  snprintf(args.json, sizeof args.json, "%s", json);
+  const char *reconnect_env = getenv("AMBER_UFFD_RECONNECT_MS");
+  args.reconnect_ms = reconnect_env != NULL ? atol(reconnect_env) : 0;
   /* The watcher must never take QEMU's signals (SIGIO, SIG_IPI, ...): start it with all blocked. */
   sigset_t all, old;
   sigfillset(&all);
