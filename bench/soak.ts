@@ -1,5 +1,5 @@
 // `npm run soak`: one sandbox through N pause/resume cycles on a real VM, with an agent restart (SIGTERM,
-// which pauses it) every 10th cycle and an agent SIGKILL every 25th. In the guest a process appends
+// which pauses it) every 10th cycle and an agent SIGKILL (the next agent adopts it running) every 25th. In the guest a process appends
 // consecutive numbers to a file, and files of known sha256 sit on its disk. After every cycle the numbers
 // have no gap or repeat, the writer is alive, and every file is byte-exact. Prints cycles, failures and
 // p50/p99 pause and resume times (JSON lines). AMBER_SOAK_CYCLES sets N (default 1000; CI runs a few).
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectHostAgent, type HostAgentClient } from '@amber/host-agent';
+import { SandboxState } from '@amber/proto/hostagent';
 import { percentile, progress, report } from './lib/report.js';
 
 const CYCLES = Number(process.env.AMBER_SOAK_CYCLES ?? 1000);
@@ -133,13 +134,21 @@ try {
       await agent.client.pauseSandbox({ sandboxId: id });
       pauses.push(performance.now() - t0);
       if (cycle % KILL_EVERY === 0 || cycle % RESTART_EVERY === 0) {
-        // Resumed first, so the stop finds it running: SIGTERM must pause it, SIGKILL must lose nothing committed.
+        // Resumed first, so the stop finds it running: SIGTERM must pause it; after a SIGKILL the next agent
+        // must adopt it still running, its writer never stopped.
+        const kill = cycle % KILL_EVERY === 0;
         await agent.client.resumeSandbox({ sandboxId: id });
         await check(agent.client, id, last);
-        agent.child.kill(cycle % KILL_EVERY === 0 ? 'SIGKILL' : 'SIGTERM');
+        agent.child.kill(kill ? 'SIGKILL' : 'SIGTERM');
         await agent.exited;
         agent.close();
         agent = await startAgent();
+        if (kill) {
+          const state = (await agent.client.getSandbox({ sandboxId: id })).sandbox?.state;
+          if (state !== SandboxState.RUNNING) throw new Error(`not adopted after a SIGKILL: state ${state}`);
+          last = await check(agent.client, id, last);
+          continue;
+        }
       }
       t0 = performance.now();
       await agent.client.resumeSandbox({ sandboxId: id });
@@ -150,7 +159,7 @@ try {
       progress(`FAIL cycle ${cycle}: ${(err as Error).message}`);
       // Carry on from whatever state is left: a paused sandbox is resumed, a running one kept.
       const state = await agent.client.getSandbox({ sandboxId: id }).catch(() => undefined);
-      if (state?.sandbox && state.sandbox.state !== 2)
+      if (state?.sandbox && state.sandbox.state !== SandboxState.RUNNING)
         await agent.client.resumeSandbox({ sandboxId: id }).catch(() => undefined);
       last = await sequence(agent.client, id).catch(() => last);
     }

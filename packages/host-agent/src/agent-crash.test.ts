@@ -1,5 +1,7 @@
-// kill -9 of the host agent in the middle of a pause and of a MergeDiffs: after a restart the sandbox is
-// paused at its last good snapshot and resumes with its memory, processes and disk intact.
+// kill -9 of the host agent: while sandboxes run, the restarted agent adopts their VMs (a lazily restored one
+// waits for its new pager), and they run on with nothing lost; in the middle of a pause and of a MergeDiffs,
+// the sandbox comes back paused at its last good snapshot and resumes with its memory, processes and disk
+// intact.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -126,25 +128,76 @@ test('kill -9 of the agent mid-pause and mid-merge loses nothing committed', asy
     assert.equal(existsSync(halfWorkingSet), false, 'a half-written working set is removed at restart');
   };
 
-  // Mid-pause: the device state and the frozen disk are written, the memory generation is not.
-  // A cold-booted sandbox that was never paused: its QEMU outlives the agent, and must not outlive the restart.
+  // A cold-booted sandbox that was never paused runs beside the lazily restored one.
   const { sandbox: bystander } = await agent.client.createSandbox({ spec: { memoryMib: 256 } });
   assert.ok(bystander);
-  const bystanderPid = Number(readFileSync(join(home, 'sandboxes', bystander.id, 'run', 'qemu.pid'), 'utf8'));
+  /** QEMU's pid from the sandbox's record (written in the background after a resume). */
+  const pidOf = async (sandboxId: string) => {
+    const path = join(home, 'sandboxes', sandboxId, 'sandbox.json');
+    for (let i = 0; i < 100; i++) {
+      const pid = (JSON.parse(readFileSync(path, 'utf8')) as { qemuPid?: number }).qemuPid;
+      if (pid) return pid;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no QEMU pid in ${path}`);
+  };
+  const [ownPid, bystanderPid] = [await pidOf(id), await pidOf(bystander.id)];
 
+  // A plain kill -9 while both run: both VMs outlive the agent and the next one adopts them, running on.
+  const before = (await verifyKeeper(agent.client, id)).counter;
+  agent.child.kill('SIGKILL');
+  await agent.exited;
+  agent.close();
+  agent = await spawnAgent(home, env);
+  for (const [sandboxId, pid] of [
+    [id, ownPid],
+    [bystander.id, bystanderPid],
+  ] as const) {
+    const { sandbox: adopted } = await agent.client.getSandbox({ sandboxId });
+    assert.equal(adopted?.state, SandboxState.RUNNING, 'adopted, still running');
+    assert.ok(isRunning(pid), 'in the same VM');
+  }
+  // Its memory served on by the new pager: every page of the keeper as it should be, and it kept counting.
+  const adopted = await verifyKeeper(agent.client, id);
+  assert.equal(adopted.result, 'ok');
+  assert.ok(adopted.counter > before, `the keeper counted on (${before} -> ${adopted.counter})`);
+  assert.equal(await readText(agent.client, id, '/root/lost'), 'lost\n');
+  // And a pause after the takeover misses nothing written before or after it.
+  await writeText(agent.client, id, '/root/after-adoption', 'x\n');
+  await agent.client.pauseSandbox({ sandboxId: id });
+  await agent.client.resumeSandbox({ sandboxId: id });
+  assert.equal((await verifyKeeper(agent.client, id)).result, 'ok');
+  assert.equal(await readText(agent.client, id, '/root/after-adoption'), 'x\n');
+  assert.equal(await readText(agent.client, id, '/root/lost'), 'lost\n');
+  await execText(agent.client, id, 'rm', ['/root/lost', '/root/after-adoption']);
+  await agent.client.pauseSandbox({ sandboxId: id }); // the last good snapshot again: a, b and no more
+  await agent.client.resumeSandbox({ sandboxId: id });
+  await writeText(agent.client, id, '/root/lost', 'lost\n');
+
+  // Mid-pause: the device state and the frozen disk are written, the memory generation is not. The
+  // stopped VM is not adopted; the bystander, running, is again.
   const ours = namespacePrefix(home);
   const namespacesBefore = readdirSync('/run/netns').filter((name) => name.startsWith(ours));
   assert.ok(namespacesBefore.length >= 2, 'both VMs run in namespaces of their own');
+  const bystanderNetns = namespacesBefore.filter((name) =>
+    readFileSync(join(home, 'sandboxes', bystander.id, 'sandbox.json'), 'utf8').includes(name),
+  );
+  assert.equal(bystanderNetns.length, 1);
 
   const pooledBefore = await qemuPidsUnder(join(home, 'pool'));
   assert.ok(pooledBefore.length >= 1, 'a QEMU was launched ahead for the next resume');
   await pauseAndCrashAt('capture:devices-saved');
-  assert.equal(isRunning(bystanderPid), false, 'no orphan QEMU after the restart');
+  assert.equal(isRunning(bystanderPid), true, 'the running bystander was adopted again');
   for (const pid of pooledBefore) assert.equal(isRunning(pid), false, 'no orphan pooled QEMU');
-  for (const name of namespacesBefore)
+  for (const name of namespacesBefore) {
+    if (name === bystanderNetns[0]) continue;
     assert.equal(existsSync(`/run/netns/${name}`), false, `no orphan network namespace (${name})`);
+  }
   const listed = (await agent.client.listSandboxes({})).sandboxes.map((s) => s.id);
-  assert.deepEqual(listed, [id], 'the sandbox without a snapshot is gone, the paused one is found again');
+  assert.deepEqual(listed.sort(), [id, bystander.id].sort());
+  assert.equal((await execText(agent.client, bystander.id, 'true')).exitCode, 0, 'the bystander works');
+  await agent.client.destroySandbox({ sandboxId: bystander.id });
+  assert.equal(isRunning(bystanderPid), false);
   let counter = await assertIntact(agent.client, id, ['a', 'b'], atGood);
   const lost = await execText(agent.client, id, 'ls', ['/root/lost']);
   assert.notEqual(lost.exitCode, 0, 'the disk is the snapshot disk, not what was written after it');

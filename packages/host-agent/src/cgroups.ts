@@ -145,12 +145,16 @@ async function removeCgroupDirs(dirs: string[]): Promise<void> {
   }
 }
 
-/** At agent start, when none of its VMs survived: removes every cgroup under its prefix. */
-export async function removeStaleCgroups(host: CgroupHost, prefix: string): Promise<string[]> {
+/** At agent start: removes every cgroup under its prefix but those of adopted VMs (`keep`, by name). */
+export async function removeStaleCgroups(
+  host: CgroupHost,
+  prefix: string,
+  keep: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const removed: string[] = [];
   for (const parent of host.parents) {
     for (const name of await readdir(parent).catch(() => [] as string[])) {
-      if (!name.startsWith(prefix)) continue;
+      if (!name.startsWith(prefix) || keep.has(name)) continue;
       await removeCgroupDirs([join(parent, name)]);
       removed.push(join(parent, name));
     }

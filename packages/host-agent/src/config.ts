@@ -38,6 +38,11 @@ export interface AgentConfig {
   bootTimeoutMs: number;
   /** Destinations (CIDRs) sandboxes with internet may reach; empty: everywhere but the host and each other. */
   egressAllow: string[];
+  /**
+   * How long a lazily restored VM waits for a restarted agent's pager after its own went (adoption.ts);
+   * its page faults block meanwhile. Past it, QEMU ends and the sandbox falls back to its last snapshot.
+   */
+  pagerReconnectMs: number;
 }
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -121,6 +126,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
       .map((cidr) => cidr.trim())
       .filter(Boolean)
       .map(validCidr),
+    pagerReconnectMs: numberFromEnv('AMBER_ADOPT_WAIT_SECONDS', 120) * 1000,
     ...overrides,
   };
 }

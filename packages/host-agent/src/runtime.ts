@@ -220,7 +220,7 @@ async function launchForRestore(
   const spec: VmSpec = {
     ...vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
     incoming: true,
-    uffd: { socketPath: req.paths.pagerSocket, trackDirty: true },
+    uffd: { socketPath: req.paths.pagerSocket, trackDirty: true, reconnectMs: config.pagerReconnectMs },
   };
   const { vm, cgroup } = await launchVm(config, spec, log);
   parts.vm = vm;

@@ -17,8 +17,15 @@ import { namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
 import { qemuOverheadMib } from './qemu-overhead.js';
+import type { Recovered } from './recovery.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
-import { type Sandbox, type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
+import {
+  liveRecord,
+  type Sandbox,
+  type SandboxRecord,
+  type SandboxRuntime,
+  sandboxPaths,
+} from './sandbox.js';
 import type { SandboxHost } from './sandbox-host.js';
 import { SandboxSnapshots } from './sandbox-snapshots.js';
 import { removeLiveDisks } from './snapshot/layout.js';
@@ -132,9 +139,22 @@ export class SandboxManager implements SandboxHost {
     return [...this.sandboxes.values()].map(toRecord);
   }
 
-  /** Sandboxes found on disk at start (recovery.ts): paused, with no runtime. */
-  load(records: SandboxRecord[]): void {
-    for (const record of records) this.sandboxes.set(record.id, { ...record });
+  /** Sandboxes found on disk at start (recovery.ts): paused, or running in a VM adopted from the last agent. */
+  load(recovered: Recovered[]): void {
+    for (const { record, runtime } of recovered) {
+      const sandbox: Sandbox = { ...record };
+      this.sandboxes.set(record.id, sandbox);
+      if (!runtime) continue;
+      try {
+        this.reserveMemory(sandbox);
+      } catch (err) {
+        // Its VM holds the memory whatever the budget says (a smaller one configured since); new sandboxes
+        // see less room until it goes.
+        this.log.warn({ err, sandbox: record.id }, 'an adopted sandbox does not fit the memory budget');
+      }
+      this.attach(sandbox, runtime);
+      sandbox.lazyMemory = runtime.pager !== undefined;
+    }
   }
 
   record(sandbox: Sandbox): SandboxRecord {
@@ -389,6 +409,6 @@ export class SandboxManager implements SandboxHost {
 }
 
 function toRecord(sandbox: Sandbox): SandboxRecord {
-  const { runtime: _runtime, ...record } = sandbox;
-  return { ...record, metadata: { ...record.metadata } };
+  const { runtime, live: _live, ...record } = sandbox;
+  return { ...record, metadata: { ...record.metadata }, ...(runtime && { live: liveRecord(runtime) }) };
 }

@@ -224,6 +224,8 @@ export class SandboxSnapshots {
     return this.manager.locks.run(sandbox.id, async () => {
       if (sandbox.state === 'running' && sandbox.runtime) {
         await this.capture(sandbox.runtime, sandbox, true);
+        // Its disk moved to a new overlay: a restarted agent adopts the VM only if the record says so.
+        this.manager.persistInBackground(sandbox);
       } else if (sandbox.state !== 'paused') {
         throw new AgentError('failed_precondition', `sandbox ${sandbox.id} is ${sandbox.state}`);
       }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Pager } from '@amber/pager';
-import type { Vm } from '@amber/vmm';
+import type { Vm, VmSpec } from '@amber/vmm';
 import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
 import type { Egress } from './network/egress.js';
@@ -31,12 +31,40 @@ export interface SandboxRecord {
   imageId: string;
   /** QEMU's pid while it runs, to find (and adopt or kill) it after an agent restart. */
   qemuPid?: number;
-  /** Memory is served by this agent's pager: QEMU cannot outlive the agent, so it is never adopted. */
+  /** Memory is served lazily by a pager (after a restore), which a restarted agent must replace. */
   lazyMemory?: boolean;
+  /** While it runs: what a restarted agent needs to adopt its VM (adoption.ts). */
+  live?: LiveRecord;
   /** Outbound internet through NAT (network/egress.ts); off: no route out of its namespace at all. */
   allowInternet?: boolean;
   /** Memory generations in the committed snapshot chain (0 before the first pause). */
   generations?: number;
+}
+
+/** The running VM's resources by name, as written in the record. */
+export interface LiveRecord {
+  /** How QEMU was launched; its disk is read back from QEMU itself at adoption. */
+  vm: VmSpec;
+  /** The writable disk overlay the record was written with: a different one in QEMU means a capture was
+   *  under way, and the VM is not adopted. */
+  disk: string;
+  netns: string;
+  egress?: Egress;
+  cgroup?: VmCgroup;
+  /** Memory is served by a pager, listening for the shim on this socket. */
+  pagerSocket?: string;
+}
+
+/** The record's view of a runtime. */
+export function liveRecord(runtime: SandboxRuntime): LiveRecord {
+  return {
+    vm: runtime.vm.spec,
+    disk: runtime.disk,
+    netns: runtime.slot.netns,
+    ...(runtime.egress && { egress: runtime.egress }),
+    ...(runtime.cgroup && { cgroup: runtime.cgroup }),
+    ...(runtime.pager && { pagerSocket: runtime.pager.socketPath }),
+  };
 }
 
 /** Live resources of a running sandbox; absent when paused, stopped or failed. */

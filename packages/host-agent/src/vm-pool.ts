@@ -173,7 +173,11 @@ async function launchPooled(
     const spec = vmSpec(config, shape, { runDir, memoryFile }, slot, { placeholderBytes: diskBytes });
     ({ vm, cgroup } = await launchVm(
       config,
-      { ...spec, incoming: true, uffd: { socketPath, trackDirty: true } },
+      {
+        ...spec,
+        incoming: true,
+        uffd: { socketPath, trackDirty: true, reconnectMs: config.pagerReconnectMs },
+      },
       log,
     ));
     const launched = vm;

@@ -23,6 +23,11 @@ export interface ShimEnvOptions {
   wpAsync?: boolean;
   /** How long the shim waits to connect and for the pager's answer. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * When the pager goes without a detach: wait this long for a new one on the same socket (faults block
+   * meanwhile) before ending the process. Default 0: end it at once.
+   */
+  reconnectMs?: number;
 }
 
 /** Environment variables that make a process load the shim and hand its RAM file to a pager. */
@@ -35,6 +40,7 @@ export function shimEnv(opts: ShimEnvOptions): Record<string, string> {
   };
   if (opts.wpAsync === false) env.AMBER_UFFD_WP_ASYNC = '0';
   if (opts.timeoutMs !== undefined) env.AMBER_UFFD_TIMEOUT_MS = String(opts.timeoutMs);
+  if (opts.reconnectMs) env.AMBER_UFFD_RECONNECT_MS = String(opts.reconnectMs);
   return env;
 }
 

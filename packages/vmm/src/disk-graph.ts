@@ -18,6 +18,12 @@ export function imageNodeName(index: number): string {
   return `${DISK_NODE}-img${index}`;
 }
 
+/** The index in an imageNodeName, or undefined for any other node. */
+export function imageNodeIndex(nodeName: string): number | undefined {
+  const match = new RegExp(`^${DISK_NODE}-img(\\d+)$`).exec(nodeName);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** The image node for `disk` under `nodeName` (a qcow2 opens its backing chain from its header). */
 export function imageNode(disk: DiskSpec, nodeName: string): Record<string, unknown> {
   if ('placeholderBytes' in disk) {

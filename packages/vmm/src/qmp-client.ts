@@ -40,6 +40,10 @@ export interface QmpCommands {
   'blockdev-add': { args: Record<string, unknown>; ret: Record<string, never> };
   'blockdev-reopen': { args: { options: Array<Record<string, unknown>> }; ret: Record<string, never> };
   'blockdev-del': { args: { 'node-name': string }; ret: Record<string, never> };
+  'query-named-block-nodes': {
+    args: { flat?: boolean };
+    ret: Array<{ 'node-name': string; drv: string; file?: string }>;
+  };
 }
 
 type Pending = {

@@ -21,7 +21,7 @@ export interface VmSpec {
   /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
   incoming?: boolean;
   /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socketPath`. */
-  uffd?: { socketPath: string; trackDirty: boolean };
+  uffd?: { socketPath: string; trackDirty: boolean; reconnectMs?: number };
 }
 
 export const MAX_VCPUS = 64;

@@ -6,10 +6,10 @@ import { createConnection } from 'node:net';
 import { shimEnv } from '@amber/native';
 import type { Logger } from 'pino';
 
-import { type DiskImage, deviceNode, imageNode, imageNodeName } from './disk-graph.js';
+import { type DiskImage, deviceNode, imageNode, imageNodeIndex, imageNodeName } from './disk-graph.js';
 import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
-import { QmpClient } from './qmp-client.js';
+import { QmpClient, type QmpCommands } from './qmp-client.js';
 import { type IdleOptions, waitVcpusIdle } from './vcpu-idle.js';
 import { qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
 
@@ -141,13 +141,30 @@ export class Vm extends EventEmitter {
     }
   }
 
-  /** Re-attaches to a QEMU left running by a previous agent (it is no longer our child). */
+  /**
+   * Re-attaches to a QEMU left running by a previous agent (it is no longer our child). `spec` is how it was
+   * launched; its disk is read back from QEMU (the top image node), since overlay switches change it.
+   */
   static async adopt(spec: VmSpec, pid: number, options: { log: Logger }): Promise<Vm> {
     const qmp = await QmpClient.connect(runPaths(spec.runDir).qmp, 2000);
-    const exited = new Promise<VmExit>((resolve) =>
-      qmp.once('close', () => resolve({ code: null, signal: null })),
-    );
-    return new Vm(spec, pid, qmp, options.log.child({ runDir: spec.runDir, adopted: true }), exited);
+    try {
+      const exited = new Promise<VmExit>((resolve) =>
+        qmp.once('close', () => resolve({ code: null, signal: null })),
+      );
+      const top = topImageNode(await qmp.execute('query-named-block-nodes', { flat: true }));
+      const vm = new Vm(
+        top ? { ...spec, disk: top.disk } : spec,
+        pid,
+        qmp,
+        options.log.child({ runDir: spec.runDir, adopted: true }),
+        exited,
+      );
+      if (top) vm.#imageNodes = top.index + 1;
+      return vm;
+    } catch (err) {
+      qmp.close();
+      throw err;
+    }
   }
 
   async status(): Promise<string> {
@@ -279,3 +296,17 @@ async function describeFailure(spec: VmSpec): Promise<string> {
 }
 
 export { describeFailure };
+
+/** The newest of the disk's image nodes (disk-graph.ts names them in order) and the image it opened. */
+function topImageNode(
+  nodes: QmpCommands['query-named-block-nodes']['ret'],
+): { index: number; disk: DiskImage } | undefined {
+  let top: { index: number; disk: DiskImage } | undefined;
+  for (const node of nodes) {
+    const index = imageNodeIndex(node['node-name']);
+    if (index === undefined || (top && top.index > index) || !node.file) continue;
+    if (node.drv !== 'qcow2' && node.drv !== 'raw') continue;
+    top = { index, disk: { path: node.file, format: node.drv } };
+  }
+  return top;
+}
