@@ -116,6 +116,7 @@ async function check(client: HostAgentClient, id: string, last: number): Promise
 }
 
 let agent = await startAgent();
+let done = 0;
 const pauses: number[] = [];
 const resumes: number[] = [];
 const failures: string[] = [];
@@ -128,7 +129,14 @@ try {
   await exec(agent.client, id, 'sh', ['-c', `nohup sh -c '${writer}' >/dev/null 2>&1 &`]);
   let last = await check(agent.client, id, 0);
   const started = Date.now();
-  for (let cycle = 1; cycle <= CYCLES; cycle++) {
+  // SIGINT (Ctrl-C) ends the run after the cycle under way, with the figures of the cycles done.
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    progress('interrupted: finishing this cycle, then reporting');
+  });
+  for (let cycle = 1; cycle <= CYCLES && !interrupted; cycle++) {
+    done = cycle;
     try {
       let t0 = performance.now();
       await agent.client.pauseSandbox({ sandboxId: id });
@@ -175,7 +183,7 @@ try {
   agent.close();
   await rm(home, { recursive: true, force: true });
 }
-report('soak_cycles', CYCLES, 'cycles');
+report('soak_cycles', done, 'cycles');
 report('soak_failures', failures.length, 'cycles');
 report('soak_pause_p50_ms', percentile(pauses, 50), 'ms');
 report('soak_pause_p99_ms', percentile(pauses, 99), 'ms');
