@@ -155,6 +155,8 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
       true,
     );
 
+    // The old stream died with the VM under it: the terminal says so and opens a new shell.
+    await waitForLine(termTab, /the sandbox was paused: a new shell/);
     await termTab.getByTestId('terminal-status').getByText('Connected').waitFor({ timeout: 60_000 });
     await typeInTerminal(termTab, 'echo back-$((40+2))');
     await waitForLine(termTab, /^back-42$/);
@@ -230,6 +232,7 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
         await page.locator('.loading').first().waitFor({ state: 'detached', timeout: 30_000 });
         if (name === 'sandbox') {
           await page.getByTestId('terminal-status').getByText('Connected').waitFor({ timeout: 60_000 });
+          await waitForLine(page, /\$$/);
         }
         // Nothing wider than the window: no sideways scrolling on a phone.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

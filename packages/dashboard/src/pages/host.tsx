@@ -3,6 +3,9 @@ import { ErrorBox, Loading } from '../components/error-box.js';
 import { bytes } from '../format.js';
 import { usePoll } from '../use-poll.js';
 
+/** Bars keep their width until this many are shown. */
+const SLOTS = 30;
+
 /** Recent pause and resume times as bars, oldest on the left; each bar says its number to a screen reader. */
 function TransitionChart({ items }: { items: TransitionTime[] }) {
   if (items.length === 0) return <p class="muted">No pause or resume yet.</p>;
@@ -13,7 +16,7 @@ function TransitionChart({ items }: { items: TransitionTime[] }) {
   return (
     <figure class="chart">
       <svg
-        viewBox={`0 0 ${ordered.length * width} ${height + 4}`}
+        viewBox={`0 0 ${Math.max(ordered.length, SLOTS) * width} ${height + 4}`}
         role="img"
         aria-label="Recent pause and resume times"
         preserveAspectRatio="none"
@@ -91,7 +94,7 @@ export function HostPage({ conn }: { conn: ConnectionOptions }) {
             {s.snapshotDisk ? (
               <p>
                 <strong>{bytes(s.snapshotDisk.totalBytes)}</strong>: templates{' '}
-                {bytes(s.snapshotDisk.templatesBytes)}, paused and running sandboxes{' '}
+                {bytes(s.snapshotDisk.templatesBytes)}, sandboxes' own snapshots{' '}
                 {bytes(s.snapshotDisk.sandboxesBytes)}
               </p>
             ) : (

@@ -19,7 +19,8 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
   const host = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<Status>({ kind: 'connecting', text: 'Connecting…' });
   const [size, setSize] = useState({ cols: 0, rows: 0 });
-  const restart = useRef<() => void>(() => {});
+  const restart = useRef<(note?: string) => void>(() => {});
+  const wasStopped = useRef(false);
 
   useEffect(() => {
     const el = host.current;
@@ -79,8 +80,10 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
         retryLater();
       }
     };
-    restart.current = () => {
-      term.write('\r\n');
+    restart.current = (note?: string) => {
+      stream?.close();
+      stream = undefined;
+      term.write(`\r\n${note ? `\x1b[2m[${note}]\x1b[0m\r\n` : ''}`);
       void connect();
     };
 
@@ -103,10 +106,18 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
     };
   }, [props.sandboxId, props.conn.apiKey]);
 
-  // A pause freezes the guest with the shell and its connection in it; both carry on after the resume.
+  // A pause stops the VM under the stream, which is dead after the resume though its socket stays open:
+  // once the sandbox runs again, a new shell replaces it.
+  useEffect(() => {
+    if (props.state !== 'running') wasStopped.current = true;
+    else if (wasStopped.current) {
+      wasStopped.current = false;
+      restart.current('the sandbox was paused: a new shell');
+    }
+  }, [props.state]);
   const frozen = status.kind === 'connected' && props.state !== 'running';
-  const shown = frozen
-    ? { kind: 'waiting', text: `The sandbox is ${props.state}; the shell carries on when it runs.` }
+  const shown: Status = frozen
+    ? { kind: 'waiting', text: `The sandbox is ${props.state}: the terminal reconnects when it runs.` }
     : status;
   return (
     <div class="card terminal-card">
