@@ -53,6 +53,7 @@ try {
 
   // Each run is a new browser context (empty cache and session storage), so each is a first visit.
   const pageTimes: number[] = [];
+  const inPageTimes: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     // Strings, not functions: they run in the page, and the bench is compiled without DOM types.
@@ -62,23 +63,26 @@ try {
     const page = await context.newPage();
     const started = performance.now();
     await page.goto(cp.url);
-    await page.waitForFunction(
-      `document.querySelectorAll('tr[data-id]').length === ${SANDBOXES}`,
+    // In the page: milliseconds from the navigation's start to the frame that shows all 50 rows.
+    const shown = await page.waitForFunction(
+      `document.querySelectorAll('tr[data-id]').length === ${SANDBOXES} && performance.now()`,
       undefined,
-      {
-        polling: 'raf',
-      },
+      { polling: 'raf' },
     );
     pageTimes.push(performance.now() - started);
+    inPageTimes.push(Number(await shown.jsonValue()));
     await context.close();
   }
   const pageMs = median(pageTimes);
+  const inPageMs = median(inPageTimes);
   const apiMs = median(apiTimes);
   progress(
-    `list of ${SANDBOXES} shown in ${pageMs.toFixed(0)} ms (p50, first visits); the API call alone ${apiMs.toFixed(1)} ms`,
+    `list of ${SANDBOXES} shown ${inPageMs.toFixed(0)} ms after the navigation started (p50, first visits; ` +
+      `${pageMs.toFixed(0)} ms as the driver sees it); the API call alone ${apiMs.toFixed(1)} ms`,
   );
-  report('dashboard_list_50_p50_ms', pageMs, 'ms', { value: apiMs, ratio: apiMs / pageMs });
-  report('dashboard_list_50_max_ms', Math.max(...pageTimes), 'ms');
+  report('dashboard_list_50_p50_ms', inPageMs, 'ms', { value: apiMs, ratio: apiMs / inPageMs });
+  report('dashboard_list_50_max_ms', Math.max(...inPageTimes), 'ms');
+  report('dashboard_list_50_driver_p50_ms', pageMs, 'ms');
 } finally {
   await browser.close();
   await close();
