@@ -40,7 +40,8 @@ before(async () => {
   await mkdir(join(dashboard, 'assets'));
   await writeFile(join(dashboard, 'index.html'), '<!doctype html><title>Amber</title>');
   await writeFile(join(dashboard, 'assets', 'app-abc123.js'), 'console.log(1)');
-  h = await startHarness({ prepareBase: false, dashboardDir: dashboard });
+  // No VM at all: no base template, no QEMU launched ahead for restores.
+  h = await startHarness({ prepareBase: false, dashboardDir: dashboard, agentConfig: { vmPoolShapes: 0 } });
   const key = await h.cp.db.db.selectFrom('api_keys').select('team_id').executeTakeFirstOrThrow();
   teamId = key.team_id;
   hostId = (await h.cp.db.db.selectFrom('hosts').select('id').executeTakeFirstOrThrow()).id;

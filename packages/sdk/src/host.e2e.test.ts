@@ -22,7 +22,7 @@ before(async () => {
     port: 0,
     logLevel: 'silent',
     prepareBase: false,
-    agentConfig: { shmDir },
+    agentConfig: { shmDir, vmPoolShapes: 0 },
   });
   conn = { url: cp.url, apiKey: cp.apiKey };
   const db = cp.db.db;
