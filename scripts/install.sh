@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Amber needs on Debian 12 (as root) and starts it:
-#   system packages (QEMU 10 from bookworm-backports, debootstrap, busybox-static, build tools),
+#   system packages (QEMU 10 from bookworm-backports, debootstrap, busybox-static, build tools, chromium
+#   for the dashboard's browser tests),
 #   npm packages (and the native addon), the TypeScript build, the guest image (cached), then `amber up`.
 # Idempotent: re-running only does what is missing. Pass --no-start to skip starting the agent.
 set -euo pipefail
@@ -34,7 +35,7 @@ if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.
   need_update=1
 fi
 packages=(debootstrap busybox-static e2fsprogs lz4 cpio kmod iproute2 curl ca-certificates
-  build-essential python3 coreutils postgresql nftables)
+  build-essential python3 coreutils postgresql nftables chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 qemu_ok=0

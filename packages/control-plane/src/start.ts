@@ -18,9 +18,11 @@ import { type Db, openDatabase } from './db/connect.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import type { AgentLink } from './services/agent-link.js';
+import { EventLog } from './services/event-log.js';
 import { ExecService } from './services/exec-service.js';
 import { ExecStreamService } from './services/exec-stream.js';
 import { FileService } from './services/file-service.js';
+import { HostStatsService } from './services/host-stats.js';
 import { Reconciler } from './services/reconciler.js';
 import { SandboxService } from './services/sandbox-service.js';
 import { SandboxStore } from './services/sandbox-store.js';
@@ -53,6 +55,8 @@ export interface ControlPlaneOptions {
   unknownGraceMs?: number;
   /** Boot and freeze the default-shape `base` at start, in the background (default true). */
   prepareBase?: boolean;
+  /** The built dashboard to serve at `/` (default: $AMBER_DASHBOARD_DIR, else packages/dashboard/dist). */
+  dashboardDir?: string;
 }
 
 export interface RunningControlPlane {
@@ -170,6 +174,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         log.error({ err }, 'could not make the built-in base template; creates will try again');
       });
     }
+    const events = new EventLog(db.db);
     const app = await buildApp(
       {
         keys,
@@ -178,6 +183,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         execs: new ExecService(sandboxes, link),
         streams: new ExecStreamService(sandboxes, link, log.child({ component: 'exec-stream' })),
         files: new FileService(sandboxes, link),
+        events,
+        host: new HostStatsService(link, store, events, agent?.config.home),
+        ...(options.dashboardDir && { dashboardDir: options.dashboardDir }),
         metrics,
         log,
         version: VERSION,

@@ -6,6 +6,7 @@ export { AmberError } from './errors.js';
 export { type ExecOutput, ExecStream } from './exec-stream.js';
 export { SandboxFiles } from './files.js';
 export { health } from './health.js';
+export { Host } from './host.js';
 export type {
   ConnectionOptions,
   CreateSandboxOptions,

@@ -9,7 +9,7 @@ import type {
   ExecStreamOptions,
   ListSandboxesOptions,
 } from './options.js';
-import type { ExecResult, SandboxInfo, SandboxState } from './types.js';
+import type { ExecResult, SandboxEvent, SandboxInfo, SandboxState } from './types.js';
 
 /** A string runs under `/bin/sh -c`; an array is an argv, run as is. */
 export type Command = string | string[];
@@ -118,6 +118,14 @@ export class Sandbox {
       json: { count },
     });
     return res.sandboxes.map((info) => new Sandbox(this.conn, info));
+  }
+
+  /** Its last `limit` (default 100) events, oldest first. */
+  async events(opts: { limit?: number } = {}): Promise<SandboxEvent[]> {
+    const res = await requestJson<{ events: SandboxEvent[] }>(this.conn, 'GET', this.path('/events'), {
+      query: { limit: opts.limit },
+    });
+    return res.events;
   }
 
   /** Destroys the sandbox and everything it holds. */

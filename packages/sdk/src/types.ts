@@ -77,3 +77,35 @@ export interface Health {
   status: string;
   version: string;
 }
+
+/** One entry of a sandbox's history (`created`, a state change, `deleted`, a timeout's pause, ...). */
+export interface SandboxEvent {
+  type: string;
+  /** The state it entered; `null` when the event is no state change. */
+  state: string | null;
+  message: string | null;
+  at: string;
+}
+
+/** A pause or a resume, timed from its `pausing`/`resuming` state to the state it ended in. */
+export interface TransitionTime {
+  sandboxId: string;
+  operation: 'pause' | 'resume';
+  ms: number;
+  at: string;
+}
+
+/** `GET /v1/host`: one machine's numbers, as the dashboard's Host page shows them. */
+export interface HostStats {
+  hostId: string;
+  accel: string;
+  memory: { budgetMib: number; committedMib: number; freeMib: number };
+  /** Every sandbox on the host's agent, any team's. */
+  agentSandboxes: number;
+  /** The key's team's sandboxes, every state present. */
+  sandboxesByState: Record<SandboxState, number>;
+  /** `null` when the agent's files are on another machine than the control plane. */
+  snapshotDisk: { templatesBytes: number; sandboxesBytes: number; totalBytes: number } | null;
+  /** Newest first. */
+  recentTransitions: TransitionTime[];
+}

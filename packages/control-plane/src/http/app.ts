@@ -12,10 +12,12 @@ import { ApiError } from '../errors.js';
 import { apiKeyRoutes } from '../routes/api-keys.js';
 import { execRoutes } from '../routes/exec.js';
 import { fileJsonRoutes, fileRoutes } from '../routes/files.js';
+import { hostRoutes } from '../routes/host.js';
 import { sandboxRoutes } from '../routes/sandboxes.js';
 import { snapshotRoutes } from '../routes/snapshots.js';
 import { authHook } from './auth.js';
 import type { ApiContext } from './context.js';
+import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './dashboard.js';
 import { errorHandler } from './error-handler.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -140,7 +142,13 @@ export async function buildApp(ctx: ApiContext, e2b?: Omit<E2bDeps, 'ctx'>): Pro
     await secured.register(fileRoutes(ctx));
     await secured.register(snapshotRoutes(ctx));
     await secured.register(apiKeyRoutes(ctx));
+    await secured.register(hostRoutes(ctx));
   });
+  // The dashboard's static files need no key: it asks for one and sends it with every API call.
+  const dashboardDir = ctx.dashboardDir ?? process.env.AMBER_DASHBOARD_DIR ?? DEFAULT_DASHBOARD_DIR;
+  if (!(await serveDashboard(app as unknown as FastifyInstance, dashboardDir))) {
+    ctx.log.info({ dashboardDir }, 'no built dashboard to serve at / (npm run build makes it)');
+  }
   // Typed routes are checked above; callers need only the plain instance.
   return app as unknown as FastifyInstance;
 }

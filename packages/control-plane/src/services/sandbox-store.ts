@@ -169,12 +169,11 @@ export class SandboxStore {
       .execute();
   }
 
-  async countByState(): Promise<Array<{ state: string; count: number }>> {
-    const rows = await this.db
-      .selectFrom('sandboxes')
-      .select((eb) => ['state', eb.fn.countAll<number>().as('count')])
-      .groupBy('state')
-      .execute();
+  /** Every team's, or one team's. */
+  async countByState(teamId?: string): Promise<Array<{ state: string; count: number }>> {
+    let q = this.db.selectFrom('sandboxes').select((eb) => ['state', eb.fn.countAll<number>().as('count')]);
+    if (teamId !== undefined) q = q.where('team_id', '=', teamId);
+    const rows = await q.groupBy('state').execute();
     return rows.map((r) => ({ state: r.state, count: Number(r.count) }));
   }
 }
