@@ -87,7 +87,14 @@ export class QmpClient extends EventEmitter {
       clearTimeout(timer);
     }
     const client = new QmpClient(socket);
-    await client.handshake(timeoutMs);
+    try {
+      await client.handshake(timeoutMs);
+    } catch (err) {
+      // QEMU serves one QMP client at a time: a connection left open here would be greeted once the
+      // current client leaves and hold the monitor for nobody, so every later connect would fail.
+      client.close();
+      throw err;
+    }
     return client;
   }
 
