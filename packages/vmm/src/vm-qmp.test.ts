@@ -18,6 +18,7 @@ const log = pino({ level: process.env.AMBER_LOG_LEVEL ?? 'silent' });
 const DISK_BACKEND = '/machine/peripheral-anon/device[0]/virtio-backend';
 
 let work: string;
+let layers: [string, string, string];
 let spec: VmSpec;
 let launched: Vm;
 /** The Vm object currently holding the QMP connection (the launched one, then the adopted one). */
@@ -26,7 +27,8 @@ let current: Vm;
 before(async () => {
   const { image } = await ensureImage();
   work = await mkdtemp(join(tmpdir(), 'vmm-qmp-test-'));
-  const disk = join(work, 'layer0.qcow2');
+  layers = [0, 1, 2].map((i) => join(work, `layer${i}.qcow2`)) as [string, string, string];
+  const disk = layers[0];
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
   spec = {
     runDir: join(work, 'run'),
@@ -50,6 +52,14 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
   if (spec) await rm(spec.memoryFile, { force: true });
 });
+
+/** A new qcow2 overlay on `layers[i - 1]`, made the VM's disk. */
+async function switchTo(vm: Vm, i: 1 | 2): Promise<void> {
+  const [backing, overlay] = [layers[i - 1], layers[i]];
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', overlay]);
+  await vm.switchDiskOverlay(overlay);
+  assert.deepEqual(vm.spec.disk, { path: overlay, format: 'qcow2' });
+}
 
 async function qemuIo(vm: Vm, command: string): Promise<void> {
   const out = await vm.qmp.execute('human-monitor-command', {
@@ -95,9 +105,13 @@ describe('QMP beyond launch', () => {
     });
     // QEMU serves one QMP client: while the launching agent still holds it, adopt gets no greeting.
     await assert.rejects(Vm.adopt(spec, launched.pid, { log }), { code: 'qmp_timeout' });
+    // The previous agent moved the disk to an overlay since the launch its spec describes.
+    await qemuIo(launched, 'write -P 0xaa 0 128k');
+    await switchTo(launched, 1);
     launched.qmp.close(); // the previous agent goes away, its QEMU runs on
     const adopted = await Vm.adopt(spec, launched.pid, { log });
     current = adopted;
+    assert.deepEqual(adopted.spec.disk, { path: layers[1], format: 'qcow2' }, 'the disk is read back from QEMU');
     assert.equal(adopted.pid, launched.pid);
     assert.equal(adopted.running, true);
     assert.equal(await adopted.status(), 'paused');
@@ -106,29 +120,12 @@ describe('QMP beyond launch', () => {
     await adopted.pause();
   });
 
-  test('switchDiskOverlay freezes the old top and sends writes to the new overlay, twice', async () => {
+  test('switchDiskOverlay freezes the old top and sends writes to the new overlay, before and after adopt', async () => {
+    // Layer 1 came before the adoption (previous test); the adopted Vm names its next node after QEMU's.
     const vm = current;
-    const layers = [0, 1, 2].map((i) => join(work, `layer${i}.qcow2`));
-    await qemuIo(vm, 'write -P 0xaa 0 128k');
-    for (const [i, pattern, offset] of [
-      [1, 0xbb, 0],
-      [2, 0xcc, 65536],
-    ] as const) {
-      execFileSync('qemu-img', [
-        'create',
-        '-q',
-        '-f',
-        'qcow2',
-        '-b',
-        layers[i - 1] as string,
-        '-F',
-        'qcow2',
-        layers[i] as string,
-      ]);
-      await vm.switchDiskOverlay(layers[i] as string);
-      assert.deepEqual(vm.spec.disk, { path: layers[i], format: 'qcow2' });
-      await qemuIo(vm, `write -P 0x${pattern.toString(16)} ${offset} 64k`);
-    }
+    await qemuIo(vm, 'write -P 0xbb 0 64k');
+    await switchTo(vm, 2);
+    await qemuIo(vm, 'write -P 0xcc 65536 64k');
     await qemuIo(vm, 'read -P 0xbb 0 64k');
     const exit = await vm.quit();
     assert.equal(vm.running, false);
@@ -136,7 +133,7 @@ describe('QMP beyond launch', () => {
     assert.deepEqual(exit, { code: null, signal: null });
     assert.equal((await launched.exited).code, 0);
 
-    const [l0, l1, l2] = layers as [string, string, string];
+    const [l0, l1, l2] = layers;
     assert.ok(readsPattern(l0, 0xaa, 0, 131072), 'layer 0 keeps what was written before the first switch');
     assert.ok(readsPattern(l1, 0xbb, 0, 65536), 'layer 1 took the write made after the first switch');
     assert.ok(readsPattern(l1, 0xaa, 65536, 65536), 'layer 1 was frozen before the 0xcc write');
