@@ -73,6 +73,7 @@ export function detailShape(row: SandboxRow, settings: E2bSettings | undefined) 
     ...(settings && { envdAccessToken: settings.accessToken }),
     domain: domain(),
     allowInternetAccess: true,
+    ...(row.network && { network: JSON.parse(row.network) as { allowOut: string[]; denyOut: string[] } }),
     lifecycle: {
       onTimeout: row.on_timeout === 'pause' ? 'pause' : 'kill',
       autoResume: settings?.autoResume ?? false,
