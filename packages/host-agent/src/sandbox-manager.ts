@@ -282,7 +282,9 @@ export class SandboxManager implements SandboxHost {
       const previous = sandbox.egressRules;
       sandbox.egressRules = noRules(rules) ? undefined : rules;
       try {
-        if (sandbox.runtime?.egress) await this.egress.applyRules(sandbox.runtime.slot.netns, rules);
+        // Not runtime.egress: a sandbox adopted after an agent crash has its way out without that handle.
+        if (sandbox.runtime && sandbox.allowInternet)
+          await this.egress.applyRules(sandbox.runtime.slot.netns, rules);
         await this.persist(sandbox);
       } catch (err) {
         sandbox.egressRules = previous;
