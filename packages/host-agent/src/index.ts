@@ -8,6 +8,7 @@ export {
   EgressRuleError,
   type EgressRules,
   parseEgressRules,
+  rulesScript,
 } from './network/egress-rules.js';
 export { applyPrune, type PruneItem, type PrunePlan, planPrune } from './prune.js';
 export { POOLED_QEMU_MIB, qemuOverheadMib } from './qemu-overhead.js';
