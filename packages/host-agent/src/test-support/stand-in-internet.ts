@@ -29,7 +29,11 @@ export async function startStandInInternet(net: string, tag: string): Promise<St
   ip('netns', 'add', ns);
   let server: ChildProcess | undefined;
   const stop = () => {
+    // Its pipes too: an open one keeps the test process alive after the last test.
+    server?.stdout?.destroy();
+    server?.stderr?.destroy();
     server?.kill();
+    server?.unref();
     execFileSync('ip', ['netns', 'del', ns]);
   };
   try {
