@@ -65,6 +65,7 @@ test('network: create with allowOut/denyOut, updateNetwork, allowInternetAccess'
     assert.deepEqual(await seen(net.sandboxId), [false, true], 'the new rules, and nothing of the old');
     await Sandbox.updateNetwork(net.sandboxId, { allowInternetAccess: false });
     assert.deepEqual(await seen(net.sandboxId), [false, false], 'allowInternetAccess: false denies all');
+    assert.equal((await net.getInfo()).allowInternetAccess, false);
     await net.updateNetwork({});
     assert.deepEqual(await seen(net.sandboxId), [true, true], 'an empty update clears the rules');
     const bad = await net.updateNetwork({ denyOut: ['10.0.0.0/33'] }).then(
