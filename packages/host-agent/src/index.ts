@@ -3,6 +3,13 @@ export { type AgentConfig, loadConfig } from './config.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export { type CheckStatus, checkHost, type HostCheck } from './host-checks.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export {
+  ALL_TRAFFIC,
+  EgressRuleError,
+  type EgressRules,
+  parseEgressRules,
+  rulesScript,
+} from './network/egress-rules.js';
 export { applyPrune, type PruneItem, type PrunePlan, planPrune } from './prune.js';
 export { POOLED_QEMU_MIB, qemuOverheadMib } from './qemu-overhead.js';
 export { connectHostAgent, type HostAgentClient, type HostAgentConnection } from './rpc/client.js';

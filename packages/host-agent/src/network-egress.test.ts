@@ -1,21 +1,19 @@
-// Outbound internet per sandbox, from inside real guests, against a stand-in "internet": a server in a network
-// namespace this test creates, joined to the host by a veth (TEST-NET-2 addresses). The agent may reach only
-// that subnet (AMBER_EGRESS_ALLOW's config), so no packet leaves this machine. A sandbox with internet reaches
-// the stand-in and still neither the host nor another sandbox; one without it reaches nothing. Internet is the
-// agent's default here, so slots come from the pool with their way out made ahead, and the sandbox that asks
-// for none has it taken away.
+// Outbound internet per sandbox, from inside real guests, against a stand-in "internet": a server on two
+// addresses in a network namespace this test creates (test-support/stand-in-internet.ts). The agent may
+// reach only those (AMBER_EGRESS_ALLOW's config), so no packet leaves this machine. A sandbox with internet
+// reaches the stand-in and still neither the host nor another sandbox; one without it reaches nothing; one
+// with outbound rules (E2B's allowOut/denyOut) reaches what they allow, after an update and a pause/resume
+// too. Internet is the agent's default here, so slots come from the pool with their way out made ahead, and
+// the sandbox that asks for none has it taken away.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, test } from 'node:test';
+import { reachScript, type StandInInternet, startStandInInternet } from './test-support/stand-in-internet.js';
 import { execText, startTestAgent, type TestAgent } from './test-support/test-agent.js';
 
-const NS = `amber-test-inet-${process.pid}`;
-const VETH = `tinet${process.pid % 100000}`;
-const INTERNET = { host: '198.51.100.1', server: '198.51.100.2', port: 8080 };
 let t: TestAgent;
-let internet: ChildProcess;
+let inet: StandInInternet;
 let hostServer: Server;
 let hostPort = 0;
 const hostAccepted: string[] = [];
@@ -28,27 +26,8 @@ function hostIpv4s(): string[] {
     .map((i) => i?.address ?? '');
 }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args);
-}
-
 before(async () => {
-  ip('netns', 'add', NS);
-  ip('link', 'add', VETH, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS);
-  ip('addr', 'add', `${INTERNET.host}/24`, 'dev', VETH);
-  ip('link', 'set', VETH, 'up');
-  ip('-n', NS, 'addr', 'add', `${INTERNET.server}/24`, 'dev', 'eth0');
-  ip('-n', NS, 'link', 'set', 'eth0', 'up');
-  ip('-n', NS, 'link', 'set', 'lo', 'up');
-  internet = spawn('ip', [
-    'netns',
-    'exec',
-    NS,
-    process.execPath,
-    '-e',
-    `require('net').createServer((s) => s.end('internet\\n')).listen(${INTERNET.port}, () => console.log('up'))`,
-  ]);
-  await new Promise<void>((resolve) => internet.stdout?.once('data', () => resolve()));
+  inet = await startStandInInternet('198.51.100', 'egr');
   hostServer = createServer((socket) => {
     hostAccepted.push(String(socket.remoteAddress));
     socket.end('host\n');
@@ -60,23 +39,18 @@ before(async () => {
     memoryBudgetMib: 4096,
     allowInternetByDefault: true,
     bootTimeoutMs: 300_000,
-    egressAllow: [`${INTERNET.server}/32`],
+    egressAllow: [inet.allow],
   });
 });
 after(async () => {
   await t?.stop();
-  internet?.kill();
+  inet?.stop();
   hostServer?.close();
-  execFileSync('ip', ['netns', 'del', NS]);
 });
 
 /** Tries `host:port` from the guest for up to 3 s: 'connected <first line>' or the error code. */
 async function reach(id: string, host: string, port: number): Promise<string> {
-  const script = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
-s.setTimeout(3000, () => { console.log('timeout'); process.exit(0); });
-s.on('data', (d) => { console.log('connected ' + String(d).trim()); process.exit(0); });
-s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
-  const res = await execText(t.client, id, 'node', ['-e', script]);
+  const res = await execText(t.client, id, 'node', ['-e', reachScript(host, port)]);
   return res.stdout.trim();
 }
 
@@ -91,9 +65,9 @@ test('a sandbox with internet reaches the stand-in internet, and still not the h
     string,
     string,
   ];
-  assert.equal(await reach(withNet, INTERNET.server, INTERNET.port), 'connected internet');
+  assert.equal(await reach(withNet, inet.servers[0], inet.port), `connected internet ${inet.servers[0]}`);
   assert.doesNotMatch(
-    await reach(without, INTERNET.server, INTERNET.port),
+    await reach(without, inet.servers[0], inet.port),
     /connected/,
     'internet off: no way out',
   );
@@ -103,7 +77,7 @@ test('a sandbox with internet reaches the stand-in internet, and still not the h
   const neighbourIp = t.agent.manager.get(neighbour).runtime?.egress?.nsIp;
   assert.ok(neighbourIp, 'the neighbour has a way out too');
   for (const [host, port] of [
-    [INTERNET.host, hostPort],
+    [inet.host, hostPort],
     ...hostIpv4s().map((addr) => [addr, hostPort] as const),
     [neighbourIp, 49983],
     [t.agent.manager.get(withNet).runtime?.egress?.hostIp ?? '', hostPort],
@@ -118,7 +92,52 @@ test('a sandbox with internet reaches the stand-in internet, and still not the h
     await t.client.resumeSandbox({ sandboxId: id });
   }
   assert.ok(t.agent.manager.get(withNet).runtime?.slot.egress, 'the resumed slot came with its way out');
-  assert.equal(await reach(withNet, INTERNET.server, INTERNET.port), 'connected internet');
-  assert.doesNotMatch(await reach(without, INTERNET.server, INTERNET.port), /connected/, 'still no way out');
+  assert.equal(await reach(withNet, inet.servers[0], inet.port), `connected internet ${inet.servers[0]}`);
+  assert.doesNotMatch(await reach(without, inet.servers[0], inet.port), /connected/, 'still no way out');
   await Promise.all([withNet, without, neighbour].map((id) => t.client.destroySandbox({ sandboxId: id })));
+});
+
+test('outbound rules: denyOut blocks, allowOut wins over a denyOut of everything, updates apply live and survive a pause', async () => {
+  const [a, b] = inet.servers;
+  const [denyOne, allowOne] = await Promise.all([
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, egress: { denyOut: [b] } } }),
+    t.client.createSandbox({
+      spec: { memoryMib: 256, ttlSeconds: 3600, egress: { denyOut: ['0.0.0.0/0'], allowOut: [a] } },
+    }),
+  ]);
+  const [deny, allow] = [denyOne, allowOne].map((c) => c.sandbox?.id ?? '') as [string, string];
+  assert.deepEqual(denyOne.sandbox?.egress?.denyOut, [`${b}/32`], 'normalised in the answer');
+  /** Whether each server is reachable (one at a time: guests are slow on this emulating machine). */
+  const seen = async (id: string) => [
+    (await reach(id, a, inet.port)).startsWith('connected'),
+    (await reach(id, b, inet.port)).startsWith('connected'),
+  ];
+  assert.deepEqual(await seen(deny), [true, false], 'denyOut of one server: the other is still reachable');
+  assert.match(await reach(deny, b, inet.port), /EHOSTUNREACH/, 'refused at once, not left to time out');
+  assert.deepEqual(await seen(allow), [true, false], 'allowOut is the only way through a denyOut of all');
+
+  // Live updates replace the whole set.
+  await t.client.updateEgressRules({ sandboxId: deny, rules: {} });
+  assert.deepEqual(await seen(deny), [true, true], 'rules cleared');
+  await t.client.updateEgressRules({ sandboxId: deny, rules: { denyOut: ['0.0.0.0/0'], allowOut: [b] } });
+  assert.deepEqual(await seen(deny), [false, true], 'new rules in force');
+  await assert.rejects(
+    t.client.updateEgressRules({ sandboxId: deny, rules: { denyOut: ['example.com'] } }),
+    /domain names are not supported/,
+  );
+  assert.deepEqual(await seen(deny), [false, true], 'a refused update changes nothing');
+
+  // A pause and resume gives each a new namespace; their rules are applied again there.
+  for (const id of [deny, allow]) {
+    await t.client.pauseSandbox({ sandboxId: id });
+    await t.client.resumeSandbox({ sandboxId: id });
+  }
+  assert.deepEqual(await seen(deny), [false, true], 'updated rules survive a pause');
+  assert.deepEqual(await seen(allow), [true, false], 'create-time rules survive a pause');
+  // A paused sandbox's update is kept for its next resume.
+  await t.client.pauseSandbox({ sandboxId: allow });
+  await t.client.updateEgressRules({ sandboxId: allow, rules: { denyOut: [a] } });
+  await t.client.resumeSandbox({ sandboxId: allow });
+  assert.deepEqual(await seen(allow), [false, true], 'an update while paused applies on resume');
+  await Promise.all([deny, allow].map((id) => t.client.destroySandbox({ sandboxId: id })));
 });

@@ -2,6 +2,7 @@ import type { Image } from '@amber/image';
 import type { AgentConfig } from './config.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 import type { MemoryBudget } from './memory-budget.js';
+import type { EgressRules } from './network/egress-rules.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
 import type { Sandbox, SandboxPaths, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { VmPool } from './vm-pool.js';
@@ -29,6 +30,7 @@ export interface SandboxHost {
     metadata: Record<string, string>;
     imageId: string;
     allowInternet: boolean;
+    egressRules?: EgressRules;
   }): Sandbox;
   reserveMemory(sandbox: Sandbox): void;
   attach(sandbox: Sandbox, runtime: SandboxRuntime): void;

@@ -13,6 +13,7 @@ import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
 import { EgressHost } from './network/egress.js';
+import { type EgressRules, noRules } from './network/egress-rules.js';
 import { namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
@@ -32,6 +33,7 @@ import { removeLiveDisks } from './snapshot/layout.js';
 import {
   type CreateInput,
   validateCreate,
+  validateEgressRules,
   validateGuestPath,
   validateSandboxId,
   validateTtl,
@@ -220,6 +222,7 @@ export class SandboxManager implements SandboxHost {
     metadata: Record<string, string>;
     imageId: string;
     allowInternet: boolean;
+    egressRules?: EgressRules;
   }): Sandbox {
     const now = Date.now();
     const sandbox: Sandbox = {
@@ -235,6 +238,7 @@ export class SandboxManager implements SandboxHost {
       error: '',
       imageId: input.imageId,
       allowInternet: input.allowInternet,
+      ...(!noRules(input.egressRules) && { egressRules: input.egressRules }),
     };
     this.sandboxes.set(sandbox.id, sandbox);
     return sandbox;
@@ -275,8 +279,40 @@ export class SandboxManager implements SandboxHost {
     const runtime = sandbox.runtime;
     if (!runtime) return;
     const made = runtime.slot.egress;
-    if (sandbox.allowInternet) runtime.egress = made ?? (await this.egress.enable(runtime.slot.netns));
-    else if (made) await this.egress.disable(runtime.slot.netns);
+    if (sandbox.allowInternet) {
+      runtime.egress = made ?? (await this.egress.enable(runtime.slot.netns));
+      // The one process its rules cost a resume; a fresh namespace has none to clear.
+      const rules = sandbox.egressRules;
+      if (rules && !noRules(rules)) await this.egress.applyRules(runtime.slot.netns, rules);
+    } else if (made) await this.egress.disable(runtime.slot.netns);
+  }
+
+  /**
+   * Replaces a sandbox's outbound rules (E2B's updateNetwork: the whole set). A running sandbox's apply at
+   * once; a paused one's on resume. Without internet they are kept for the record and change nothing.
+   */
+  async updateEgressRules(
+    id: string,
+    input: { allowOut?: unknown; denyOut?: unknown },
+  ): Promise<SandboxRecord> {
+    const rules = validateEgressRules(input);
+    const sandbox = this.get(id);
+    return this.locks.run(sandbox.id, async () => {
+      if (!this.sandboxes.has(sandbox.id)) throw notFound('sandbox', id);
+      const previous = sandbox.egressRules;
+      sandbox.egressRules = noRules(rules) ? undefined : rules;
+      try {
+        // Not runtime.egress: a sandbox adopted after an agent crash has its way out without that handle.
+        if (sandbox.runtime && sandbox.allowInternet)
+          await this.egress.applyRules(sandbox.runtime.slot.netns, rules);
+        await this.persist(sandbox);
+      } catch (err) {
+        sandbox.egressRules = previous;
+        throw err;
+      }
+      this.log.info({ sandbox: sandbox.id, rules }, 'sandbox egress rules replaced');
+      return toRecord(sandbox);
+    });
   }
 
   /** Frees the VM, pager, network slot, guest RAM and memory reservation; keeps the record. */

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { newSandboxId } from './ids.js';
+import type { EgressRules } from './network/egress-rules.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
 import { restoreSandbox } from './runtime.js';
 import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
@@ -31,6 +32,7 @@ export interface SpawnInput {
   metadata: Record<string, string>;
   prefetch: PrefetchPolicy;
   allowInternet: boolean;
+  egressRules?: EgressRules;
 }
 
 export class SandboxSnapshots {
@@ -302,6 +304,7 @@ export class SandboxSnapshots {
         prefetch: this.manager.config.defaults.prefetch,
         imageId: sandbox.imageId,
         allowInternet: sandbox.allowInternet ?? false,
+        ...(sandbox.egressRules && { egressRules: sandbox.egressRules }),
       };
       const results = await Promise.allSettled(
         Array.from({ length: count }, () => this.spawn(snapshot, input)),

@@ -4,6 +4,7 @@ import type { Vm, VmSpec } from '@amber/vmm';
 import type { VmCgroup } from './cgroups.js';
 import type { EnvdClient } from './envd/envd-client.js';
 import type { Egress } from './network/egress.js';
+import type { EgressRules } from './network/egress-rules.js';
 import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 
 export type SandboxState =
@@ -37,6 +38,8 @@ export interface SandboxRecord {
   live?: LiveRecord;
   /** Outbound internet through NAT (network/egress.ts); off: no route out of its namespace at all. */
   allowInternet?: boolean;
+  /** Outbound rules on that way out (E2B's allowOut/denyOut), re-applied in every new namespace. */
+  egressRules?: EgressRules;
   /** Memory generations in the committed snapshot chain (0 before the first pause). */
   generations?: number;
 }

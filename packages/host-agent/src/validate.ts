@@ -1,6 +1,7 @@
 import type { AgentConfig } from './config.js';
 import { AgentError } from './errors.js';
 import { SANDBOX_ID } from './ids.js';
+import { EgressRuleError, type EgressRules, parseEgressRules } from './network/egress-rules.js';
 
 export interface CreateInput {
   vcpus?: number | undefined;
@@ -9,6 +10,7 @@ export interface CreateInput {
   template?: string | undefined;
   metadata?: Record<string, string> | undefined;
   allowInternet?: boolean | undefined;
+  egress?: { allowOut?: string[]; denyOut?: string[] } | undefined;
 }
 
 export interface ValidCreate {
@@ -18,6 +20,7 @@ export interface ValidCreate {
   template: string;
   metadata: Record<string, string>;
   allowInternet: boolean;
+  egressRules: EgressRules;
 }
 
 function bounded(name: string, value: number, min: number, max: number, unit = ''): number {
@@ -60,7 +63,18 @@ export function validateCreate(config: AgentConfig, input: CreateInput): ValidCr
     template: input.template ?? '',
     metadata,
     allowInternet: input.allowInternet ?? config.allowInternetByDefault,
+    egressRules: validateEgressRules(input.egress ?? {}),
   };
+}
+
+/** Invalid rules and rules Amber cannot honour (domains, ports, IPv6) are both the caller's to fix. */
+export function validateEgressRules(input: { allowOut?: unknown; denyOut?: unknown }): EgressRules {
+  try {
+    return parseEgressRules(input);
+  } catch (err) {
+    if (err instanceof EgressRuleError) throw new AgentError('invalid_argument', err.message);
+    throw err;
+  }
 }
 
 export function validateSandboxId(id: string): string {

@@ -1,4 +1,4 @@
-import type { OnTimeout, SandboxState } from './types.js';
+import type { NetworkRules, OnTimeout, SandboxState } from './types.js';
 import type { WebSocketConstructor } from './web-socket.js';
 
 /** Where the API is and who is calling. Every field falls back to the environment (see README). */
@@ -22,6 +22,8 @@ export interface CreateSandboxOptions {
   onTimeout?: OnTimeout;
   metadata?: Record<string, string>;
   envs?: Record<string, string>;
+  /** Outbound rules: IPv4 addresses or CIDRs; `allowOut` wins over `denyOut`; '0.0.0.0/0' is everything. */
+  network?: Partial<NetworkRules>;
 }
 
 export interface ListSandboxesOptions {

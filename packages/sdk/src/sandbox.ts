@@ -9,7 +9,7 @@ import type {
   ExecStreamOptions,
   ListSandboxesOptions,
 } from './options.js';
-import type { ExecResult, SandboxEvent, SandboxInfo, SandboxState } from './types.js';
+import type { ExecResult, NetworkRules, SandboxEvent, SandboxInfo, SandboxState } from './types.js';
 
 /** A string runs under `/bin/sh -c`; an array is an argv, run as is. */
 export type Command = string | string[];
@@ -110,6 +110,12 @@ export class Sandbox {
   /** Sets the timeout and restarts it: the sandbox now expires `timeoutSec` from now. */
   setTimeout(timeoutSec: number): Promise<this> {
     return this.update('/timeout', { timeoutSec });
+  }
+
+  /** Replaces the outbound rules, all of them (`{}` clears them); a paused sandbox's apply on resume. */
+  async updateNetwork(network: Partial<NetworkRules>): Promise<this> {
+    this.info = await requestJson<SandboxInfo>(this.conn, 'PUT', this.path('/network'), { json: network });
+    return this;
   }
 
   /** New sandboxes from this one's current state. */

@@ -19,6 +19,17 @@ export interface SandboxInfo {
   timeoutSec: number;
   onTimeout: OnTimeout;
   error: string | null;
+  /** Outbound rules (normalised to CIDRs); `null`: none. */
+  network: NetworkRules | null;
+}
+
+/**
+ * A sandbox's outbound rules. A destination in `allowOut` is reachable whatever `denyOut` says; one in
+ * `denyOut` is refused; anything else is reachable. Each `allowOut` entry must overlap a `denyOut` one.
+ */
+export interface NetworkRules {
+  allowOut: string[];
+  denyOut: string[];
 }
 
 export interface SnapshotInfo {

@@ -108,6 +108,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // A sandbox's outbound rules (network allowOut/denyOut), JSON; null: none.
+    '0003_sandbox_network': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sandboxes').addColumn('network', 'text').execute();
+      },
+    },
   };
 }
 

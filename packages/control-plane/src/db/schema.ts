@@ -44,6 +44,8 @@ export interface SandboxesTable {
   error: string | null;
   resume_on_start: number;
   updated_at: number;
+  /** Outbound rules as JSON `{allowOut, denyOut}` (IPv4 CIDRs); null: none. */
+  network: string | null;
 }
 
 export interface TemplatesTable {

@@ -4,6 +4,7 @@ import { guestRoute } from './install.js';
 import { parseMetadataFilter } from './rest-list.js';
 import { templateName } from './templates.js';
 import { unmatched } from './unsupported-routes.js';
+import { checkNetwork } from './validate.js';
 
 test('guest routes: envd proxy by header, host routing by name, everything else is the API', () => {
   const id = 'abcdefghij0123456789';
@@ -46,4 +47,29 @@ test('unsupported features answer 400 by name; unknown paths 404', () => {
   assert.match(unmatched('POST', '/volumes').message, /volumes is not supported by Amber/);
   assert.match(unmatched('GET', '/secrets/abc').message, /secrets/);
   assert.equal(unmatched('GET', '/nothing-here').status, 404);
+});
+
+test("network: E2B's allowOut/denyOut and allow_internet_access as outbound rules", () => {
+  assert.equal(checkNetwork(undefined, undefined), null);
+  assert.equal(checkNetwork({ allowPublicTraffic: true }, true), null);
+  assert.deepEqual(checkNetwork({ denyOut: ['0.0.0.0/0'], allowOut: ['203.0.113.9'] }, undefined), {
+    allowOut: ['203.0.113.9/32'],
+    denyOut: ['0.0.0.0/0'],
+  });
+  // No internet access is a denyOut of everything (replacing denyOut) that allowOut still opens, as E2B.
+  assert.deepEqual(checkNetwork({ denyOut: ['1.2.3.4'], allowOut: ['8.8.8.8'] }, false), {
+    allowOut: ['8.8.8.8/32'],
+    denyOut: ['0.0.0.0/0'],
+  });
+  const refused = (network: unknown, message: RegExp) =>
+    assert.throws(
+      () => checkNetwork(network, undefined),
+      (err: Error & { status?: number }) => err.status === 400 && message.test(err.message),
+    );
+  refused({ allowOut: ['1.1.1.1'] }, /allowOut needs denyOut/);
+  refused({ allowOut: ['example.com'], denyOut: ['0.0.0.0/0'] }, /domain names are not supported by Amber/);
+  refused({ denyOut: ['8.8.8.8:53'] }, /single ports are not supported/);
+  refused({ egressProxy: { address: 'p:1080' } }, /network\.egressProxy is not supported by Amber/);
+  refused('open', /network must be an object/);
+  assert.throws(() => checkNetwork({}, 'no'), /allow_internet_access must be a boolean/);
 });

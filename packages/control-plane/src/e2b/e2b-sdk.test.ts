@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import {
+  ALL_TRAFFIC,
   AuthenticationError,
   CommandExitError,
   type FilesystemEventType,
@@ -14,7 +15,7 @@ import {
 import { type Harness, startHarness } from '../test-support/harness.js';
 
 // The published e2b SDK, configured by environment variables alone, against a real Amber with real VMs.
-// One sandbox carries most checks: VMs are slow on this (emulating) machine.
+// One sandbox carries most checks: VMs are slow on this (emulating) machine. Network rules: e2b-network.test.ts.
 
 const MIN = 60_000;
 /**
@@ -274,8 +275,9 @@ test('errors: command timeout, wrong key, wrong access token, unsupported option
     body: JSON.stringify({ path: '/' }),
   });
   assert.equal(res.status, 401);
-  const net = await rejects(Sandbox.create({ network: { allowOut: ['1.1.1.1'] } }), SandboxError);
-  assert.match(net.message, /^400: network\.allowOut is not supported by Amber/);
+  const domain = Sandbox.create({ network: { allowOut: ['example.com'], denyOut: [ALL_TRAFFIC] } });
+  const net = await rejects(domain, SandboxError);
+  assert.match(net.message, /^400: network\.allowOut: example\.com: domain names are not supported by Amber/);
   const vol = await rejects(Volume.create('v1'), Error);
   assert.match(vol.message, /volumes is not supported by Amber/);
 });

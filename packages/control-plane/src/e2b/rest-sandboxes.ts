@@ -23,7 +23,7 @@ export function sandboxRoutes(e2b: E2bService) {
       const autoPauseMemory = optBool(b, 'autoPauseMemory');
       const autoResume = bodyOf(b.autoResume);
       const resume = optBool(autoResume, 'enabled') ?? false;
-      checkNetwork(b.network, b.allow_internet_access);
+      const network = checkNetwork(b.network, b.allow_internet_access);
       for (const key of ['mcp', 'volumeMounts', 'iam'] as const) {
         const value = b[key];
         if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0))
@@ -40,6 +40,7 @@ export function sandboxRoutes(e2b: E2bService) {
           envs: envVars,
           ...(timeoutSec !== undefined && { timeoutSec }),
           onTimeout: autoPause ? 'pause' : 'kill',
+          ...(network && { network }),
         }),
       );
       let settings: Awaited<ReturnType<E2bService['adopt']>>;
@@ -153,9 +154,12 @@ export function sandboxRoutes(e2b: E2bService) {
 
     app.put<{ Params: Params }>('/sandboxes/:id/network', async (request, reply) => {
       const b = bodyOf(request.body);
-      await e2b.row(teamOf(request), request.params.id);
+      const teamId = teamOf(request);
+      const row = await e2b.row(teamId, request.params.id);
       const { allow_internet_access: allow, ...network } = b;
-      checkNetwork(network, allow);
+      // The whole configuration is replaced: what is omitted is cleared (E2B's rule).
+      const rules = checkNetwork(network, allow);
+      await ctx.sandboxes.updateNetwork(teamId, row.id, rules ?? {});
       return reply.status(204).send();
     });
 

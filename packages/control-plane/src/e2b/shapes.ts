@@ -72,10 +72,18 @@ export function detailShape(row: SandboxRow, settings: E2bSettings | undefined) 
     ...listedShape(row),
     ...(settings && { envdAccessToken: settings.accessToken }),
     domain: domain(),
-    allowInternetAccess: true,
+    ...networkShape(row.network),
     lifecycle: {
       onTimeout: row.on_timeout === 'pause' ? 'pause' : 'kill',
       autoResume: settings?.autoResume ?? false,
     },
   };
+}
+
+/** The rules as E2B shows them; no internet access is a denyOut of everything with nothing allowed. */
+function networkShape(json: string | null) {
+  if (!json) return { allowInternetAccess: true };
+  const network = JSON.parse(json) as { allowOut: string[]; denyOut: string[] };
+  const closed = network.denyOut.includes('0.0.0.0/0') && network.allowOut.length === 0;
+  return { allowInternetAccess: !closed, network };
 }

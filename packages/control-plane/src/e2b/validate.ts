@@ -1,3 +1,7 @@
+import { ALL_TRAFFIC } from '@amber/host-agent';
+import { ApiError } from '../errors.js';
+import { checkNetworkRules } from '../services/network-rules.js';
+import type { NetworkRules } from '../services/sandbox-view.js';
 import { E2bError, unsupported } from './e2b-error.js';
 
 /** Small checks for E2B's request bodies, each failing with E2B's 400 and a message naming the field. */
@@ -51,19 +55,35 @@ const isEmpty = (value: unknown) =>
   (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
 
 /**
- * Amber has no per-sandbox egress rules yet: only the open network (E2B's default) is accepted, so a rule
- * is refused, never silently dropped.
+ * E2B's `network` and `allow_internet_access` as Amber's outbound rules: allowOut/denyOut by IPv4 address
+ * or CIDR (allowOut wins), and no internet access as a denyOut of everything that allowOut can still open,
+ * as E2B does. Whatever else (domains, ports, rules, a proxy, ...) is refused by name, never dropped.
  */
-export function checkNetwork(network: unknown, allowInternetAccess: unknown): void {
-  if (allowInternetAccess === false) throw unsupported('allow_internet_access: false (egress rules)');
-  if (allowInternetAccess !== undefined && allowInternetAccess !== true && allowInternetAccess !== null)
+export function checkNetwork(network: unknown, allowInternetAccess: unknown): NetworkRules | null {
+  if (
+    allowInternetAccess !== undefined &&
+    allowInternetAccess !== null &&
+    typeof allowInternetAccess !== 'boolean'
+  )
     throw new E2bError(400, 'allow_internet_access must be a boolean');
-  if (isEmpty(network)) return;
-  if (typeof network !== 'object' || Array.isArray(network))
+  const body = isEmpty(network) ? {} : network;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new E2bError(400, 'network must be an object');
-  for (const [key, value] of Object.entries(network as Body)) {
+  for (const [key, value] of Object.entries(body as Body)) {
+    if (key === 'allowOut' || key === 'denyOut') continue;
     if (key === 'allowPublicTraffic' && value !== false) continue;
     if (isEmpty(value)) continue;
     throw unsupported(`network.${key}`);
+  }
+  const { allowOut, denyOut } = body as Body;
+  try {
+    return checkNetworkRules({
+      allowOut,
+      denyOut: allowInternetAccess === false ? [ALL_TRAFFIC] : denyOut,
+    });
+  } catch (err) {
+    // Invalid or beyond Amber (domains, ports, IPv6): E2B's 400 either way, the message says which.
+    if (err instanceof ApiError) throw new E2bError(400, err.message, { cause: err });
+    throw err;
   }
 }

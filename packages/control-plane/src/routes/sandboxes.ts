@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ApiError } from '../errors.js';
 import { teamOf } from '../http/auth.js';
 import type { ApiContext } from '../http/context.js';
-import { errors, Sandbox, SandboxId, Strict, StringMap, TimeoutSec } from '../schemas/common.js';
+import { errors, NetworkBody, Sandbox, SandboxId, Strict, StringMap, TimeoutSec } from '../schemas/common.js';
 import { SANDBOX_STATES, type SandboxState } from '../services/sandbox-view.js';
 
 const Params = Strict({ id: SandboxId });
@@ -27,6 +27,7 @@ export const CreateBody = Strict({
   metadata: Type.Optional(StringMap(64, 128, 1024)),
   envs: Type.Optional(StringMap(256, 256, 65_536)),
   onTimeout: Type.Optional(Type.Union([Type.Literal('kill'), Type.Literal('pause')])),
+  network: Type.Optional(NetworkBody),
 });
 
 /** `k1=v1&k2=v2`, URL-encoded as one query value (E2B's shape). */
@@ -176,6 +177,20 @@ export function sandboxRoutes(ctx: ApiContext): FastifyPluginAsyncTypebox {
       },
       async (request) =>
         ctx.sandboxes.setTimeout(teamOf(request), request.params.id, request.body.timeoutSec),
+    );
+
+    app.put(
+      '/v1/sandboxes/:id/network',
+      {
+        schema: {
+          summary: "Replace the sandbox's outbound rules (allowOut wins over denyOut; {} clears them)",
+          tags: ['sandboxes'],
+          params: Params,
+          body: NetworkBody,
+          response: { 200: Sandbox, ...errors(400, 401, 404, 409) },
+        },
+      },
+      async (request) => ctx.sandboxes.updateNetwork(teamOf(request), request.params.id, request.body),
     );
 
     app.post(

@@ -28,7 +28,20 @@ export const Sandbox = Type.Object({
   timeoutSec: Type.Integer(),
   onTimeout: Type.Union([Type.Literal('kill'), Type.Literal('pause')]),
   error: Type.Union([Type.String(), Type.Null()]),
+  network: Type.Union([
+    Type.Object({ allowOut: Type.Array(Type.String()), denyOut: Type.Array(Type.String()) }),
+    Type.Null(),
+  ]),
 });
+
+/** Outbound rules: IPv4 addresses or CIDRs; allowOut wins over denyOut; "0.0.0.0/0" is everything. */
+export const NetworkBody = Type.Object(
+  {
+    allowOut: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })),
+    denyOut: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
 
 export const Snapshot = Type.Object({
   name: Type.String(),

@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import { agentCall, fromAgentError, isNotFound } from './agent-errors.js';
 import { AGENT_TTL_SECONDS, type AgentLink } from './agent-link.js';
+import { checkNetworkRules } from './network-rules.js';
 import type { ListQuery, SandboxStore } from './sandbox-store.js';
 import {
+  type NetworkRules,
   type OnTimeout,
   type SandboxRow,
   type SandboxState,
@@ -23,6 +25,8 @@ export interface CreateSandboxInput {
   metadata?: Record<string, string>;
   envs?: Record<string, string>;
   onTimeout?: OnTimeout;
+  /** Outbound rules (allowOut/denyOut); unset: none. */
+  network?: { allowOut?: unknown; denyOut?: unknown };
 }
 
 export const DEFAULT_TIMEOUT_SEC = 300;
@@ -72,6 +76,7 @@ export class SandboxService {
   ) {}
 
   async create(teamId: string, input: CreateSandboxInput): Promise<SandboxView> {
+    const network = checkNetworkRules(input.network ?? {});
     let template: string | null;
     let agentTemplate = '';
     let vcpus = input.vcpus ?? DEFAULT_SHAPE.vcpus;
@@ -109,12 +114,14 @@ export class SandboxService {
           ttlSeconds: AGENT_TTL_SECONDS,
           template: agentTemplate,
           metadata,
+          ...(network && { egress: network }),
         },
       }),
     );
     return this.record(teamId, made.sandbox, {
       template,
       metadata,
+      network,
       envs: input.envs ?? {},
       timeoutSec: input.timeoutSec ?? DEFAULT_TIMEOUT_SEC,
       onTimeout: input.onTimeout ?? 'kill',
@@ -131,6 +138,7 @@ export class SandboxService {
       envs: Record<string, string>;
       timeoutSec: number;
       onTimeout: OnTimeout;
+      network: NetworkRules | null;
     },
   ): Promise<SandboxView> {
     if (!sandbox) throw new ApiError('internal', 'the host agent returned no sandbox');
@@ -153,6 +161,7 @@ export class SandboxService {
       error: null,
       resume_on_start: 0,
       updated_at: now,
+      network: settings.network ? JSON.stringify(settings.network) : null,
     };
     try {
       await this.store.insert(row);
@@ -261,6 +270,35 @@ export class SandboxService {
     });
   }
 
+  /**
+   * Replaces the sandbox's outbound rules, all of them (E2B's updateNetwork). A running sandbox's apply at
+   * once; a paused one's on resume.
+   */
+  async updateNetwork(
+    teamId: string,
+    id: string,
+    input: { allowOut?: unknown; denyOut?: unknown },
+  ): Promise<SandboxView> {
+    const network = checkNetworkRules(input);
+    await this.store.get(teamId, id);
+    return this.locks.run(id, async () => {
+      const row = await this.mustFind(id);
+      if (row.state !== 'running' && row.state !== 'paused') throw invalidState(row);
+      await agentCall(() =>
+        this.agent.client.updateEgressRules({
+          sandboxId: id,
+          rules: network ?? { allowOut: [], denyOut: [] },
+        }),
+      );
+      const updated = await this.store.update(
+        id,
+        { network: network ? JSON.stringify(network) : null },
+        { type: 'network', message: JSON.stringify(network ?? {}) },
+      );
+      return toSandboxView(updated ?? row);
+    });
+  }
+
   async setTimeout(teamId: string, id: string, timeoutSec: number): Promise<SandboxView> {
     await this.store.get(teamId, id);
     return this.locks.run(id, async () => {
@@ -295,6 +333,8 @@ export class SandboxService {
           envs: JSON.parse(source.envs) as Record<string, string>,
           timeoutSec: Number(source.timeout_sec),
           onTimeout: source.on_timeout as OnTimeout,
+          // The agent gives forks their source's rules.
+          network: source.network ? (JSON.parse(source.network) as NetworkRules) : null,
         }),
       );
     }

@@ -28,6 +28,13 @@ export interface SandboxView {
   timeoutSec: number;
   onTimeout: OnTimeout;
   error: string | null;
+  /** Outbound rules (CIDRs); null: none, everything the host allows is reachable. */
+  network: NetworkRules | null;
+}
+
+export interface NetworkRules {
+  allowOut: string[];
+  denyOut: string[];
 }
 
 export function toSandboxView(row: SandboxRow): SandboxView {
@@ -43,5 +50,6 @@ export function toSandboxView(row: SandboxRow): SandboxView {
     timeoutSec: Number(row.timeout_sec),
     onTimeout: row.on_timeout as OnTimeout,
     error: row.error,
+    network: row.network ? (JSON.parse(row.network) as NetworkRules) : null,
   };
 }

@@ -16,6 +16,7 @@ export const ROUTES = [
   'post /v1/sandboxes/{id}/resume',
   'post /v1/sandboxes/{id}/timeout',
   'post /v1/sandboxes/{id}/fork',
+  'put /v1/sandboxes/{id}/network',
   'put /v1/sandboxes/{id}/files',
   'get /v1/sandboxes/{id}/files',
   'delete /v1/sandboxes/{id}/files',

@@ -234,6 +234,32 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     assert.equal((await h().call('POST', '/v1/sandboxes', { body: { template: 'with-blob' } })).status, 404);
   });
 
+  test('network rules: replaced by PUT, checked, kept in the row, inherited by a fork', async () => {
+    const id = state.id as string;
+    const put = (body: unknown) => h().call('PUT', `/v1/sandboxes/${id}/network`, { body });
+    const set = await put({ denyOut: ['0.0.0.0/0'], allowOut: ['192.0.2.7'] });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.json.network, { allowOut: ['192.0.2.7/32'], denyOut: ['0.0.0.0/0'] });
+    for (const [body, message] of [
+      [{ allowOut: ['192.0.2.7'] }, /network\.allowOut needs denyOut/],
+      [
+        { denyOut: ['example.com'] },
+        /network\.denyOut: example\.com: domain names are not supported by Amber/,
+      ],
+      [{ denyOut: ['300.1.1.1'] }, /is not an IPv4 address or CIDR/],
+    ] as const) {
+      const bad = await put(body);
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json.error.code, 'invalid_argument');
+      assert.match(bad.json.error.message, message);
+    }
+    const kept = await h().call('GET', `/v1/sandboxes/${id}`);
+    assert.deepEqual(kept.json.network, set.json.network, 'a refused update changes nothing');
+    const bad = await h().call('POST', '/v1/sandboxes', { body: { network: { denyOut: ['::/0'] } } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json.error.message, /IPv6 rules are not supported/);
+  });
+
   test('fork copies the sandbox; the fork is its own', { timeout: 10 * MIN }, async () => {
     const id = state.id as string;
     const res = await h().call('POST', `/v1/sandboxes/${id}/fork`, { body: { count: 1 } });
@@ -242,6 +268,8 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     assert.notEqual(fork.id, id);
     assert.equal(fork.state, 'running');
     assert.deepEqual(fork.metadata, { owner: 'contract', n: '1' });
+    assert.deepEqual(fork.network, { allowOut: ['192.0.2.7/32'], denyOut: ['0.0.0.0/0'] }, 'its rules too');
+    assert.equal((await h().call('PUT', `/v1/sandboxes/${id}/network`, { body: {} })).json.network, null);
     const seen = await sh(h(), fork.id, 'sha256sum /tmp/blob.bin | cut -c1-8; echo fork > /tmp/who');
     assert.match(seen.stdout, /^[0-9a-f]{8}\n$/);
     const original = await sh(h(), id, 'cat /tmp/who 2>/dev/null || echo none');

@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
+import { type EgressRules, rulesScript } from './egress-rules.js';
+import { GUEST_NET } from './network-slot.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -104,6 +106,14 @@ export class EgressHost {
       'table ip amber {\n  chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; }\n}\n',
     );
     return egress;
+  }
+
+  /**
+   * Replaces the sandbox's outbound rules (egress-rules.ts) in its namespace: one `nft -f` process, atomic,
+   * so a running guest never sees a half-applied set.
+   */
+  async applyRules(netns: string, rules: EgressRules): Promise<void> {
+    await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], rulesScript(rules, GUEST_NET.tap));
   }
 
   /** Takes `netns`'s way out away again (the pair goes with either end; so does its default route). */

@@ -32,6 +32,8 @@ export function toSandboxMessage(record: SandboxRecord): SandboxMessage {
     expiresAtMs: BigInt(record.expiresAtMs),
     error: record.error,
     generations: record.generations ?? 0,
+    allowInternet: record.allowInternet ?? false,
+    ...(record.egressRules && { egress: record.egressRules }),
   });
 }
 

@@ -62,6 +62,7 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
         template: spec?.template,
         metadata: spec?.metadata,
         allowInternet: spec?.allowInternet,
+        ...(spec?.egress && { egress: { allowOut: spec.egress.allowOut, denyOut: spec.egress.denyOut } }),
         prefetch: spec && prefetchPolicy(spec.prefetch),
       });
       return { sandbox: toSandboxMessage(sandbox) };
@@ -72,6 +73,14 @@ export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<t
     }),
     getSandbox: guard((req) => ({ sandbox: toSandboxMessage(manager.get(req.sandboxId)) })),
     listSandboxes: guard(() => ({ sandboxes: manager.list().map(toSandboxMessage) })),
+    updateEgressRules: guard(async (req) => ({
+      sandbox: toSandboxMessage(
+        await manager.updateEgressRules(req.sandboxId, {
+          allowOut: req.rules?.allowOut ?? [],
+          denyOut: req.rules?.denyOut ?? [],
+        }),
+      ),
+    })),
     ping: guard((req) => ({
       sandbox: toSandboxMessage(manager.ping(req.sandboxId, req.ttlSeconds || undefined)),
     })),
