@@ -28,6 +28,7 @@
     {
       "target_name": "amber_guest",
       "sources": [
+        "csrc/guest/dir-entries.cc",
         "csrc/guest/guest-addon.cc",
         "csrc/guest/inotify.cc",
         "csrc/guest/pty.cc",

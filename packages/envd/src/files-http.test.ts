@@ -39,6 +39,34 @@ describe('HTTP /files', () => {
     assert.equal(statSync(join(envd.userHome, 'batch')).uid, 1000);
   });
 
+  test('multipart parts named by paths in new nested directories: every parent made, owned by the caller', async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['1']), 'nest/a/b/one.txt');
+    form.append('file', new Blob(['22']), `${envd.userHome}/nest/c/two.txt`);
+    form.append('file', new Blob(['333']), 'nest/a/three.txt');
+    const res = await fetch(url({ username: 'user' }), { method: 'POST', body: form });
+    assert.equal(res.status, 200, await res.clone().text());
+    const listed = await envd.filesystem('user').listDir({ path: 'nest', depth: 3 });
+    assert.deepEqual(
+      listed.entries.map((e) => [e.path.slice(envd.userHome.length + 1), Number(e.size), e.owner, e.group]),
+      [
+        ['nest/a', 4096, 'user', 'user'],
+        ['nest/a/b', 4096, 'user', 'user'],
+        ['nest/a/b/one.txt', 1, 'user', 'user'],
+        ['nest/a/three.txt', 3, 'user', 'user'],
+        ['nest/c', 4096, 'user', 'user'],
+        ['nest/c/two.txt', 2, 'user', 'user'],
+      ],
+    );
+    assert.equal(statSync(join(envd.userHome, 'nest')).uid, 1000);
+    // As root into a new tree outside the home: root's.
+    const asRoot = new FormData();
+    asRoot.append('file', new Blob(['r']), join(envd.dir, 'rootmade/x/r.txt'));
+    const r = await fetch(url({ username: 'root' }), { method: 'POST', body: asRoot });
+    assert.equal(r.status, 200);
+    assert.equal(statSync(join(envd.dir, 'rootmade/x')).uid, 0);
+  });
+
   test('gzip both ways: a gzip-encoded upload is stored plain, a download is gzipped when accepted', async () => {
     const text = 'compress me '.repeat(1000);
     const up = await fetch(url({ username: 'root', path: join(envd.dir, 'gz.txt') }), {

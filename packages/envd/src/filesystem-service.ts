@@ -1,44 +1,16 @@
-import { lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { EntryInfo, Filesystem } from '@amber/proto/filesystem';
+import { lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Filesystem } from '@amber/proto/filesystem';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { rpcUser } from './auth.js';
 import type { EnvdContext } from './context.js';
 import { ensureDirs } from './ensure-dirs.js';
-import { entryInfo } from './entry-info.js';
+import { entryInfo, entryMessage } from './entry-info.js';
 import { fsError } from './fs-errors.js';
-import { resolveUserPath } from './paths.js';
-import type { GuestUser } from './users.js';
+import { listRows } from './list-dir.js';
+import { resolveRpcPath as resolve } from './rpc-path.js';
+import { ownerNames } from './users.js';
 import type { WatchService } from './watch-service.js';
-
-function resolve(ctx: EnvdContext, user: GuestUser, path: string): string {
-  try {
-    return resolveUserPath(path, user, ctx.defaultWorkdir);
-  } catch (err) {
-    throw fsError(err, path);
-  }
-}
-
-/** Depth-first, in name order, not following symlinks below the root (as E2B's walk). */
-function walk(ctx: EnvdContext, dir: string, depth: number, out: EntryInfo[]): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch (err) {
-    throw fsError(err, `cannot read directory ${dir}`);
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    let info: ReturnType<typeof lstatSync>;
-    try {
-      info = lstatSync(path);
-    } catch {
-      continue; // removed while listing
-    }
-    out.push(entryInfo(ctx, path, info));
-    if (depth > 1 && info.isDirectory()) walk(ctx, path, depth - 1, out);
-  }
-}
 
 export function filesystemService(
   ctx: EnvdContext,
@@ -86,20 +58,12 @@ export function filesystemService(
       }
     },
 
+    // Connect-protocol clients are answered by list-dir-http.ts; this serves gRPC and compressed calls.
     listDir(req, hc) {
       const path = resolve(ctx, userOf(hc), req.path);
-      const depth = req.depth === 0 ? 1 : req.depth;
-      let info: ReturnType<typeof statSync>;
-      try {
-        info = statSync(path); // the root may be a symlink to a directory: follow it
-      } catch (err) {
-        throw fsError(err, `cannot list ${path}`);
-      }
-      if (!info.isDirectory())
-        throw new ConnectError(`path is not a directory: ${path}`, Code.InvalidArgument);
-      const entries: EntryInfo[] = [];
-      walk(ctx, path, depth, entries);
-      return { entries };
+      const rows = listRows(ctx, path, req.depth === 0 ? 1 : req.depth);
+      const names = ownerNames(ctx.userFiles);
+      return { entries: rows.map((row) => entryMessage(row, names)) };
     },
 
     remove(req, hc) {

@@ -11,6 +11,7 @@ import { filesystemService } from './filesystem-service.js';
 import { GuestShell } from './guest-shell.js';
 import { HttpError, sendError, sendJson } from './http-error.js';
 import { init } from './init-http.js';
+import { isPlainListDir, listDirHttp } from './list-dir-http.js';
 import { MetricsSampler } from './metrics.js';
 import { processService } from './process-service.js';
 import { ProcessTable } from './process-table.js';
@@ -105,8 +106,10 @@ export function createEnvdServer(options: EnvdOptions): Server {
   const server = createServer((req, res) => {
     const url = req.url ?? '';
     if (!rpcPrefixes.some((prefix) => url.startsWith(prefix))) void routes(req, res);
-    else if (tokenMatches(ctx, req.headers['x-access-token'])) handler(req, res);
-    else {
+    else if (tokenMatches(ctx, req.headers['x-access-token'])) {
+      if (isPlainListDir(req)) void listDirHttp(req, res, ctx);
+      else handler(req, res);
+    } else {
       req.resume();
       // Connect's JSON error shape, so RPC clients raise `unauthenticated`.
       res.writeHead(401, { 'content-type': 'application/json' });

@@ -78,6 +78,8 @@ export async function resolveInputs(options: InputOptions = {}): Promise<ImageIn
   const nodePath = options.nodePath ?? process.execPath;
   const envdPath = options.envdPath ?? defaultEnvdPath();
   const recipe = options.recipePath ? await readRecipe(options.recipePath) : {};
+  // Checked before the slow part (apt-cache, hashing the node binary), so a typo fails at once.
+  const packages = packageSet([...(options.packages ?? []), ...(recipe.packages ?? [])]);
   const [kernel, busyboxVersion, nodeSha256, envdSha256, guestAddonSha256] = await Promise.all([
     resolveKernel(),
     packageVersion('busybox-static'),
@@ -99,7 +101,7 @@ export async function resolveInputs(options: InputOptions = {}): Promise<ImageIn
     envdSha256,
     guestAddonPath,
     guestAddonSha256,
-    packages: packageSet([...(options.packages ?? []), ...(recipe.packages ?? [])]),
+    packages,
     run: recipe.run ?? [],
     guestFilesSha256: createHash('sha256')
       .update(JSON.stringify([initramfsInit, rootfsFiles]))

@@ -1,6 +1,16 @@
 // The guest addon on the host: a real pseudo-terminal, real xattrs and real inotify events.
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,6 +54,33 @@ test('xattrs: set, listed by prefix with the prefix stripped, removed', (t) => {
   guest.removeXattr(file, 'user.e2b.team');
   assert.deepEqual(guest.listXattrs(file, 'user.e2b.'), {});
   assert.throws(() => guest.listXattrs(join(dir, 'missing'), 'user.'), { code: 'ENOENT' });
+});
+
+test('statEntries: lstat fields, symlink targets and prefixed xattrs of many entries in one call', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'guest-stat-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'file'), 'hello');
+  mkdirSync(join(dir, 'sub'));
+  symlinkSync('file', join(dir, 'link'));
+  let xattrs = true;
+  try {
+    guest.setXattr(join(dir, 'file'), 'user.e2b.team', 'blue');
+    guest.setXattr(join(dir, 'file'), 'user.other', 'ignored');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTSUP') throw err;
+    xattrs = false;
+  }
+  const names = ['file', 'sub', 'link', 'gone'];
+  const { stats, targets, metadata } = guest.statEntries(dir, names, 'user.e2b.');
+  assert.equal(stats.length, names.length * 5);
+  names.slice(0, 3).forEach((name, i) => {
+    const st = lstatSync(join(dir, name));
+    assert.deepEqual([...stats.subarray(i * 5, i * 5 + 5)], [st.mode, st.uid, st.gid, st.size, st.mtimeMs]);
+  });
+  assert.equal(stats[15], -1);
+  assert.deepEqual({ ...targets }, { 2: 'file' });
+  assert.deepEqual({ ...metadata }, xattrs ? { 0: { team: 'blue' } } : {});
+  assert.throws(() => guest.statEntries(dir, [1] as unknown as string[], ''), /array of strings/);
 });
 
 test('inotify: create, write and delete arrive in order; a cancel ends a pending read', async (t) => {

@@ -8,6 +8,12 @@ export interface GuestBinding {
   setWinsize(fd: number, cols: number, rows: number): void;
   getWinsize(fd: number): { cols: number; rows: number };
   listXattrs(path: string, prefix: string): Record<string, string>;
+  /**
+   * lstat, readlink and the `prefix`ed xattrs of `names` inside `dir`, in one call: `stats` holds
+   * [mode, uid, gid, size, mtimeMs] per name (mode -1 when the entry is gone); `targets` and `metadata`
+   * are keyed by the name's index and hold only symlinks and entries that have such attributes.
+   */
+  statEntries(dir: string, names: string[], prefix: string): DirEntryStats;
   setXattr(path: string, name: string, value: string): void;
   removeXattr(path: string, name: string): void;
   inotifyInit(): number;
@@ -20,6 +26,12 @@ export interface GuestBinding {
   inotifyRead(fd: number, cancelFd: number): Promise<InotifyEvent[]>;
   cancelCreate(): number;
   cancelSignal(fd: number): void;
+}
+
+export interface DirEntryStats {
+  stats: Float64Array;
+  targets: Record<number, string>;
+  metadata: Record<number, Record<string, string>>;
 }
 
 export interface InotifyEvent {

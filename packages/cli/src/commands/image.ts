@@ -1,5 +1,24 @@
-import { ensureImage, listImages } from '@amber/image';
+import { ensureImage, imageId, listImages, resolveInputs } from '@amber/image';
 import type { Command } from 'commander';
+
+interface BuildFlags {
+  force?: boolean;
+  cacheDir?: string;
+  packages?: string[];
+  recipe?: string;
+  dryRun?: boolean;
+}
+
+/** `--packages a,b --packages c` -> [a, b, c]; names are checked by @amber/image (invalid_input). */
+export function packageList(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
+  ];
+}
 
 export function registerImageCommands(program: Command): void {
   const image = program
@@ -11,10 +30,24 @@ export function registerImageCommands(program: Command): void {
     .description('build the guest image for the current inputs, or reuse the cached one')
     .option('--force', 'rebuild even if a valid cached image exists')
     .option('--cache-dir <dir>', 'cache directory (default: $AMBER_CACHE_DIR or /var/cache/amber)')
-    .action(async (opts: { force?: boolean; cacheDir?: string }) => {
+    .option('--packages <list>', 'extra Debian packages, comma-separated (repeatable)', packageList)
+    .option('--recipe <file>', 'a JSON recipe: {"packages": [...], "run": [...]} (see @amber/image)')
+    .option('--dry-run', 'print the image id these inputs give and whether it is cached; build nothing')
+    .action(async (opts: BuildFlags) => {
+      const inputs = {
+        ...(opts.packages && { packages: opts.packages }),
+        ...(opts.recipe && { recipePath: opts.recipe }),
+      };
+      if (opts.dryRun) {
+        const id = imageId(await resolveInputs(inputs));
+        const cached = (await listImages(opts.cacheDir)).some((i) => i.id === id && i.image !== undefined);
+        process.stdout.write(`image ${id} ${cached ? 'is cached' : 'is not built'} (dry run)\n`);
+        return;
+      }
       const result = await ensureImage({
         force: opts.force ?? false,
         verifyHashes: true,
+        ...inputs,
         ...(opts.cacheDir && { cacheDir: opts.cacheDir }),
       });
       const verb = result.built ? `built in ${result.seconds.toFixed(1)} s` : 'up to date (cached)';

@@ -195,6 +195,66 @@ test('files: write, read, list, makeDir, rename, remove, exists, getInfo, a 3 Mi
   assert.ok(back.equals(big), 'the 3 MiB file came back changed');
 });
 
+test('files.write of many files into new subdirectories: parents created, owned by the user', {
+  timeout: 5 * MIN,
+}, async () => {
+  // One multipart request whose parts are named by their paths (absolute and relative to the home).
+  const written = await sbx.files.write([
+    { path: '/home/user/tree/a/one.txt', data: 'one' },
+    { path: '/home/user/tree/b/c/two.txt', data: 'two' },
+    { path: 'tree/rel.txt', data: 'rel' },
+  ]);
+  assert.deepEqual(
+    written.map((w) => w.path),
+    ['/home/user/tree/a/one.txt', '/home/user/tree/b/c/two.txt', '/home/user/tree/rel.txt'],
+  );
+  const tree = await sbx.files.list('/home/user/tree', { depth: 3 });
+  assert.deepEqual(
+    tree.map((e) => [e.path.slice('/home/user/tree/'.length), e.type, e.owner, e.group, e.size]),
+    [
+      ['a', 'dir', 'user', 'user', 4096],
+      ['a/one.txt', 'file', 'user', 'user', 3],
+      ['b', 'dir', 'user', 'user', 4096],
+      ['b/c', 'dir', 'user', 'user', 4096],
+      ['b/c/two.txt', 'file', 'user', 'user', 3],
+      ['rel.txt', 'file', 'user', 'user', 3],
+    ],
+  );
+  assert.equal(await sbx.files.read('/home/user/tree/b/c/two.txt'), 'two');
+  // As root, the new parents are root's.
+  await sbx.files.write([{ path: '/opt/made/by/root.txt', data: 'r' }], { user: 'root' });
+  assert.equal((await sbx.files.getInfo('/opt/made/by')).owner, 'root');
+});
+
+test('file metadata: kept on write, returned by getInfo and list', { timeout: 5 * MIN }, async () => {
+  const metadata = { owner: 'team-a', stage: 'draft' };
+  const written = await sbx.files.write('/home/user/meta/report.txt', 'data', { metadata });
+  assert.deepEqual(written.metadata, metadata);
+  assert.deepEqual((await sbx.files.getInfo('/home/user/meta/report.txt')).metadata, metadata);
+  // The many-files form applies the same metadata to every file.
+  await sbx.files.write(
+    [
+      { path: '/home/user/meta/x.txt', data: 'x' },
+      { path: '/home/user/meta/y.txt', data: 'y' },
+    ],
+    { metadata: { batch: '7' } },
+  );
+  await sbx.files.write('/home/user/meta/plain.txt', 'no metadata');
+  const listed = await sbx.files.list('/home/user/meta');
+  assert.deepEqual(
+    listed.map((e) => [e.name, e.metadata]),
+    [
+      ['plain.txt', undefined],
+      ['report.txt', metadata],
+      ['x.txt', { batch: '7' }],
+      ['y.txt', { batch: '7' }],
+    ],
+  );
+  // Rewriting a file without metadata replaces it, metadata included (the file is new).
+  await sbx.files.write('/home/user/meta/report.txt', 'v2');
+  assert.equal((await sbx.files.getInfo('/home/user/meta/report.txt')).metadata, undefined);
+});
+
 test('files.watchDir', { timeout: 5 * MIN }, async () => {
   await sbx.files.makeDir('/home/user/watched');
   const events: Array<{ name: string; type: FilesystemEventType }> = [];

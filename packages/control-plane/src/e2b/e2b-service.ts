@@ -4,6 +4,7 @@ import type { ApiContext } from '../http/context.js';
 import type { AgentLink } from '../services/agent-link.js';
 import type { SandboxRow } from '../services/sandbox-view.js';
 import { E2bError } from './e2b-error.js';
+import { GuestPool } from './guest-pool.js';
 import { type GuestTarget, guestJson } from './guest-proxy.js';
 import { type E2bSettings, type E2bSettingsStore, newAccessToken } from './settings-store.js';
 import { e2bState } from './shapes.js';
@@ -26,6 +27,9 @@ export interface CreateSettings {
  */
 export class E2bService {
   readonly settings: E2bSettingsStore;
+
+  /** Keep-alive tunnel connections for the envd proxy (see guest-pool.ts). */
+  readonly pool = new GuestPool();
 
   constructor(
     readonly ctx: ApiContext,
@@ -96,12 +100,15 @@ export class E2bService {
       throw new E2bError(502, `sandbox ${sandboxId} is not running or does not exist`);
     if (port === ENVD_PORT && !path.startsWith('/health') && token !== settings.accessToken)
       throw new E2bError(401, 'missing or invalid envd access token (X-Access-Token)');
+    let epoch = Number(row.updated_at);
     if (row.state !== 'running') {
       if (!settings.autoResume && e2bState(row.state) === 'paused')
         throw new E2bError(502, `sandbox ${sandboxId} is paused (it was not created with auto-resume)`);
       await this.ensureRunning(settings.teamId, sandboxId);
+      epoch = Number((await this.ctx.sandboxes.store.find(sandboxId))?.updated_at ?? Date.now());
     }
-    return this.target(sandboxId, port);
+    const target = this.target(sandboxId, port);
+    return { ...target, agent: this.pool.agentFor(target.tunnelPath, sandboxId, port, epoch) };
   }
 
   /** One sample of envd's /metrics as E2B's `SandboxMetric`, or nothing when envd has none. */

@@ -1,4 +1,10 @@
-import { type ClientRequestArgs, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import {
+  type Agent,
+  type ClientRequestArgs,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import type { Logger } from 'pino';
 import { tunnelConnector } from '../tunnel/tunnel-socket.js';
 
@@ -22,6 +28,8 @@ export interface GuestTarget {
   tunnelPath: string;
   sandboxId: string;
   port: number;
+  /** Pooled keep-alive connections to this port (guest-pool.ts); without it, one tunnel per request. */
+  agent?: Agent;
 }
 
 /** Writes E2B's error body unless the response has begun; then the client sees a cut stream. */
@@ -38,8 +46,9 @@ export function sendE2bError(res: ServerResponse, status: number, message: strin
 /**
  * One HTTP request to a guest port through the host agent's tunnel, streamed both ways: the request body is
  * piped as it arrives and each response chunk is written as it comes (Connect server streams, downloads),
- * never collected. Each request gets its own tunnel connection, so a paused or killed VM leaves no stale
- * pooled socket behind (no `agent` option: Node ignores `createConnection` when one is given, even false).
+ * never collected. Connections come from the target's pool when it has one (reused while the sandbox
+ * stays in one state), else each request opens its own tunnel connection (no `agent` option then: Node
+ * ignores `createConnection` when one is given, even false).
  */
 export function proxyToGuest(
   req: IncomingMessage,
@@ -56,11 +65,15 @@ export function proxyToGuest(
     method: req.method,
     path,
     headers,
-    createConnection: tunnelConnector(
-      target.tunnelPath,
-      target.sandboxId,
-      target.port,
-    ) as unknown as ClientRequestArgs['createConnection'],
+    ...(target.agent
+      ? { agent: target.agent }
+      : {
+          createConnection: tunnelConnector(
+            target.tunnelPath,
+            target.sandboxId,
+            target.port,
+          ) as unknown as ClientRequestArgs['createConnection'],
+        }),
   });
   upstream.on('response', (answer: IncomingMessage) => {
     const out: Record<string, string | string[]> = {};

@@ -71,6 +71,7 @@ async function proxy(
 export async function installE2b(app: FastifyInstance, deps: E2bDeps): Promise<void> {
   const log = deps.ctx.log.child({ component: 'e2b' });
   const e2b = new E2bService(deps.ctx, deps.agent, new E2bSettingsStore(deps.db), log);
+  app.addHook('onClose', async () => e2b.pool.close());
 
   app.addHook('onRequest', (request, reply, done) => {
     const route = guestRoute(request.raw.url ?? '/', request.headers);

@@ -115,6 +115,9 @@ export async function startGuestTunnel(
     upstream.once('close', () => open.delete(upstream));
     upstream.once('connect', () => {
       connected = true;
+      // Requests and stream frames are small writes: with Nagle's algorithm on, a kept connection's next
+      // write waits for the guest's delayed ACK (tens of ms); a fresh connection hid it (quick ACKs).
+      upstream.setNoDelay(true);
       client.write('ok\n');
       if (request.rest.length > 0) upstream.write(request.rest);
       client.pipe(upstream);

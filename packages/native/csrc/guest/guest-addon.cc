@@ -6,6 +6,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitPty(env, exports);
   amber::InitXattr(env, exports);
   amber::InitInotify(env, exports);
+  amber::InitDirEntries(env, exports);
   return exports;
 }
 

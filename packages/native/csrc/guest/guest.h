@@ -8,5 +8,6 @@ namespace amber {
 void InitPty(Napi::Env env, Napi::Object exports);
 void InitXattr(Napi::Env env, Napi::Object exports);
 void InitInotify(Napi::Env env, Napi::Object exports);
+void InitDirEntries(Napi::Env env, Napi::Object exports);
 
 }  // namespace amber
