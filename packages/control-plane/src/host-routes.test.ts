@@ -32,6 +32,7 @@ function row(id: string, team: string, state: string, createdAt: number): Sandbo
     error: null,
     resume_on_start: 0,
     updated_at: createdAt,
+    network: null,
   };
 }
 

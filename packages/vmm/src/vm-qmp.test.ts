@@ -55,7 +55,7 @@ after(async () => {
 
 /** A new qcow2 overlay on `layers[i - 1]`, made the VM's disk. */
 async function switchTo(vm: Vm, i: 1 | 2): Promise<void> {
-  const [backing, overlay] = [layers[i - 1], layers[i]];
+  const [backing, overlay] = [layers[i - 1] as string, layers[i]];
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', overlay]);
   await vm.switchDiskOverlay(overlay);
   assert.deepEqual(vm.spec.disk, { path: overlay, format: 'qcow2' });
@@ -111,7 +111,11 @@ describe('QMP beyond launch', () => {
     launched.qmp.close(); // the previous agent goes away, its QEMU runs on
     const adopted = await Vm.adopt(spec, launched.pid, { log });
     current = adopted;
-    assert.deepEqual(adopted.spec.disk, { path: layers[1], format: 'qcow2' }, 'the disk is read back from QEMU');
+    assert.deepEqual(
+      adopted.spec.disk,
+      { path: layers[1], format: 'qcow2' },
+      'the disk is read back from QEMU',
+    );
     assert.equal(adopted.pid, launched.pid);
     assert.equal(adopted.running, true);
     assert.equal(await adopted.status(), 'paused');
