@@ -102,9 +102,11 @@ describe('time to live', () => {
   test('a running sandbox expires and is destroyed; a paused one does not; ping extends', async () => {
     const expiring = await create({ ttlSeconds: 3 });
     const held = footprint(t.agent, expiring);
-    const paused = await create({ ttlSeconds: 3 });
+    // Long enough to pause or ping them before they expire on a slow machine; waited out below.
+    const paused = await create({ ttlSeconds: 8 });
     await t.client.pauseSandbox({ sandboxId: paused });
-    const pinged = await create({ ttlSeconds: 3 });
+    const pinged = await create({ ttlSeconds: 8 });
+    const pastTheirTtl = Date.now() + 8000 + 1000;
     const { sandbox } = await t.client.ping({ sandboxId: pinged, ttlSeconds: 3600 });
     assert.ok(sandbox && Number(sandbox.expiresAtMs) > Date.now() + 3000 * 1000, 'ping moved its expiry');
 
@@ -116,8 +118,7 @@ describe('time to live', () => {
       rejectsWith(Code.NotFound, /not found/),
     );
     assert.deepEqual(leftovers(held), [], 'expiry destroys everything');
-    // By now the others are past their 3 s too.
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, Math.max(0, pastTheirTtl - Date.now())));
     assert.equal(await state(paused), SandboxState.PAUSED, 'a paused sandbox does not expire');
     assert.equal(await state(pinged), SandboxState.RUNNING, 'a pinged sandbox lives on');
     for (const id of [paused, pinged]) await t.client.destroySandbox({ sandboxId: id });

@@ -1,7 +1,7 @@
 // The pager's trouble paths on real files and a real userfaultfd: a chain file that is missing or
 // truncated, a userfaultfd in an error state, a detach that cannot complete, and prefetch "then all".
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { connectUnix, sendWithFds, uffdCreate } from '@amber/native';
@@ -20,6 +20,12 @@ async function until(cond: () => boolean, what: string, ms = 10000): Promise<voi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+function allThreadsStopped(pid: number): boolean {
+  return readdirSync(`/proc/${pid}/task`).every((tid) =>
+    /^\d+ \(.*\) [tT] /.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')),
+  );
 }
 
 /** A pager on a 3-generation chain, collecting what it reports through onError. */
@@ -113,6 +119,8 @@ test('a shim that never confirms the detach fails it with detach_failed instead 
   // A stopped process cannot answer: the shim's thread is frozen with it.
   helper.child.kill('SIGSTOP');
   t.after(() => helper.child.kill('SIGCONT'));
+  // kill() only queues the stop: a shim thread running on the other core could still answer meanwhile.
+  await until(() => allThreadsStopped(helper.child.pid as number), 'every thread of the helper stopped');
   await assert.rejects(pager.detach({ timeoutMs: 400 }), (e: PagerError) => {
     assert.equal(e.code, 'detach_failed');
     assert.match(e.message, /did not confirm the detach/);
