@@ -1,6 +1,8 @@
 // The e2b compatibility layer's cost: the published SDK's `commands.run('true')` (REST-free: envd proxy,
-// Connect server stream, tunnel) against Amber's own `POST /v1/sandboxes/{id}/exec` of the same command,
-// alternating on one warm sandbox in the same run.
+// Connect server stream, tunnel) against Amber's own `POST /v1/sandboxes/{id}/exec` of the same process,
+// alternating on one warm sandbox in the same run. The SDK runs every command as `/bin/bash -l -c <cmd>`,
+// a login shell that reads /etc/profile: the baseline runs that argv too, so the ratio is the proxy's cost
+// and not bash's. What the login shell itself costs over `sh -c` is reported beside it.
 import { Sandbox } from 'e2b';
 import { startBenchControlPlane } from './lib/control-plane.js';
 import { percentile, progress, report } from './lib/report.js';
@@ -26,26 +28,35 @@ try {
   progress(`sandbox ${sbx.sandboxId} up`);
   const viaSdk: number[] = [];
   const viaApi: number[] = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    const a = await timed(() => sbx.commands.run('true'));
-    const b = await timed(async () => {
+  const viaApiSh: number[] = [];
+  const apiExec = (body: object) =>
+    timed(async () => {
       const res = await fetch(`${cp.url}/v1/sandboxes/${sbx.sandboxId}/exec`, {
         method: 'POST',
         headers: { 'x-api-key': cp.apiKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ command: 'true' }),
+        body: JSON.stringify(body),
       });
-      const body = (await res.json()) as { exitCode?: number };
-      if (res.status !== 200 || body.exitCode !== 0) throw new Error(`exec: ${res.status}`);
+      const result = (await res.json()) as { exitCode?: number };
+      if (res.status !== 200 || result.exitCode !== 0) throw new Error(`exec: ${res.status}`);
     });
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const a = await timed(() => sbx.commands.run('true'));
+    const b = await apiExec({ cmd: ['/bin/bash', '-l', '-c', 'true'] });
+    const c = await apiExec({ command: 'true' });
     if (i >= WARMUP) {
       viaSdk.push(a);
       viaApi.push(b);
+      viaApiSh.push(c);
     }
   }
   const sdkP50 = percentile(viaSdk, 50);
   const apiP50 = percentile(viaApi, 50);
-  progress(`run('true') p50: e2b SDK ${sdkP50.toFixed(1)} ms, amber /v1 exec ${apiP50.toFixed(1)} ms`);
+  const shP50 = percentile(viaApiSh, 50);
+  progress(
+    `run('true') p50: e2b SDK ${sdkP50.toFixed(1)} ms, amber /v1 exec of bash -l -c ${apiP50.toFixed(1)} ms, of sh -c ${shP50.toFixed(1)} ms`,
+  );
   report('e2b_run_p50_ms', sdkP50, 'ms', { value: apiP50, ratio: apiP50 / sdkP50 });
+  report('exec_login_shell_extra_p50_ms', apiP50 - shP50, 'ms');
   await sbx.kill();
 } finally {
   for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
