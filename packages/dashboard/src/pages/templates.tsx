@@ -71,7 +71,7 @@ function CreateTemplate({ conn, onCreated }: { conn: ConnectionOptions; onCreate
 function SizeCell({ t }: { t: SnapshotInfo }) {
   const size = templateSize(t);
   return (
-    <td data-label="Size" data-testid="template-size" title={size.detail}>
+    <td data-label="Size on host" data-testid="template-size" title={size.detail}>
       <div>
         {size.total}
         <div class="muted sub">{size.detail}</div>
