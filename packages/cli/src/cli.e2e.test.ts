@@ -154,7 +154,9 @@ describe('amber CLI against a real instance', { timeout: 25 * 60_000 }, () => {
   it('snapshot create, a sandbox from it, fork, snapshot ls and rm', async () => {
     const name = `cli-e2e-${process.pid}`;
     assert.equal((await ok(['snapshot', 'create', id, name])).trim(), name);
-    assert.match(await ok(['snapshot', 'ls']), new RegExp(`^${name}\\s`, 'm'));
+    // Its row shows the memory data and the disk it holds, both measured (not the "-" of unknown).
+    const row = new RegExp(`^${name}\\s+1\\s+\\d+ MB\\s+[\\d.]+ [KMG]iB\\s+[\\d.]+ [KMG]iB\\s+${id}\\s`, 'm');
+    assert.match(await ok(['snapshot', 'ls']), row);
     const spawned = (await ok(['sandbox', 'create', '--template', name])).trim();
     assert.equal(await ok(['exec', spawned, '--', 'cat', '/tmp/kept']), 'kept\n');
     const forks = (await ok(['sandbox', 'fork', id, '-n', '2'])).trim().split('\n');

@@ -12,6 +12,21 @@ export function bytes(n: number): string {
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
+/**
+ * A template's size on the host: memory data plus its own disk layers, and the two apart for a second line.
+ * Either unknown (null: the agent could not say) makes the total unknown too, rather than too small.
+ */
+export function templateSize(t: { memoryBytes: number | null; diskBytes: number | null }): {
+  total: string;
+  detail: string;
+} {
+  const part = (n: number | null) => (n === null ? 'unknown' : bytes(n));
+  return {
+    total: t.memoryBytes === null || t.diskBytes === null ? '—' : bytes(t.memoryBytes + t.diskBytes),
+    detail: `memory ${part(t.memoryBytes)} · disk ${part(t.diskBytes)}`,
+  };
+}
+
 export function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Harness, startHarness } from '@amber/control-plane/test-support';
 import type { Browser, Page } from 'playwright-core';
+import { templateSize } from '../src/format.js';
 import { DESKTOP, launchChromium, PHONE, screenshotDir, signedInPage } from './browser.js';
 
 const VM_MS = 180_000;
@@ -172,6 +173,15 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
     const row = page.locator('tr[data-name="dash-tpl"]');
     await row.waitFor({ timeout: VM_MS });
     assert.match((await row.textContent()) ?? '', new RegExp(sandboxId));
+    // Its size on the host, memory and disk as the API has them (both measured: > 0).
+    const { json: tpl } = await h.call('GET', '/v1/snapshots/dash-tpl');
+    assert.ok(tpl.memoryBytes > 0 && tpl.diskBytes > 0, JSON.stringify(tpl));
+    const size = templateSize(tpl);
+    const cell = row.getByTestId('template-size');
+    assert.equal(await cell.getAttribute('title'), size.detail);
+    assert.equal(await cell.textContent(), `${size.total}${size.detail}`);
+    assert.ok(await cell.getByText(size.detail, { exact: true }).isVisible(), 'the second line shows');
+    assert.match(size.detail, /^memory [\d.]+ [KMG]iB · disk [\d.]+ [KMG]iB$/);
     await row.getByRole('button', { name: 'Spawn from dash-tpl' }).click();
     const notice = page.getByRole('status').filter({ hasText: 'Spawned' });
     await notice.waitFor({ timeout: VM_MS });

@@ -1,7 +1,7 @@
 // The dashboard's pure helpers: units, durations, the metadata box's `k=v` parsing and hash routes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { age, bytes, duration, parsePairs, timeLeft } from '../src/format.js';
+import { age, bytes, duration, parsePairs, templateSize, timeLeft } from '../src/format.js';
 import { href, parseRoute } from '../src/router.js';
 
 test('bytes and durations read like a person would write them', () => {
@@ -15,6 +15,17 @@ test('bytes and durations read like a person would write them', () => {
   assert.equal(age('2026-01-01T00:00:00.000Z', Date.parse('2026-01-01T00:00:42.000Z')), '42s');
   assert.equal(timeLeft(null, 0), '—');
   assert.equal(timeLeft('2026-01-01T00:00:00.000Z', Date.parse('2026-01-01T00:00:01.000Z')), 'expiring');
+});
+
+test("a template's size: memory and disk summed, each apart, unknown never summed", () => {
+  assert.deepEqual(templateSize({ memoryBytes: 40 * 1024 * 1024, diskBytes: 5 * 1024 * 1024 + 512 * 1024 }), {
+    total: '46 MiB',
+    detail: 'memory 40 MiB · disk 5.5 MiB',
+  });
+  assert.deepEqual(templateSize({ memoryBytes: 2048, diskBytes: null }), {
+    total: '—',
+    detail: 'memory 2.0 KiB · disk unknown',
+  });
 });
 
 test('metadata pairs: commas or lines, spaces trimmed, a pair without = is an error', () => {

@@ -1,5 +1,6 @@
 // Pause, resume, templates and forks of real sandboxes (QEMU on TCG, the real pager and memsnap).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -213,9 +214,24 @@ describe('templates and forks', () => {
     ]);
     assert.equal(server.stdout.trim(), 'started', server.stderr);
     await startKeeper(t.client, source, 8);
+    // 4 MiB that cannot compress or be left sparse: the template's own disk layers must hold them.
+    const blob = await execText(t.client, source, 'sh', ['-c', 'head -c 4194304 /dev/urandom > /root/blob']);
+    assert.equal(blob.exitCode, 0, blob.stderr);
 
     const { snapshot } = await t.client.createSnapshot({ sandboxId: source, name: 'web' });
     assert.equal(snapshot?.name, 'web');
+    // Its disk: the allocated bytes of its qcow2 layers, as du counts them, without the base image under them.
+    const webDir = join(t.home, 'templates', 'web');
+    const layers = readdirSync(webDir).filter((n) => /^disk\..+\.qcow2$/.test(n));
+    assert.ok(layers.length > 0, 'the template holds its disk layers');
+    const du = execFileSync('du', ['-B1', '-c', ...layers.map((n) => join(webDir, n))], { encoding: 'utf8' });
+    const diskBytes = Number(snapshot?.diskBytes);
+    assert.equal(diskBytes, Number(/^(\d+)\s+total$/m.exec(du)?.[1]), du);
+    assert.ok(
+      diskBytes >= 4 * MIB && diskBytes < 64 * MIB,
+      `disk ${diskBytes} bytes: the blob, not the image`,
+    );
+    assert.ok(Number(snapshot?.memoryBytes) > 8 * MIB, 'memory: at least the keeper');
     const spawned = [];
     for (let i = 0; i < 3; i++) {
       const { sandbox: s } = await t.client.createSandbox({ spec: { template: 'web' } });
@@ -278,8 +294,13 @@ describe('templates and forks', () => {
       (err: unknown) => err instanceof ConnectError && err.code === Code.AlreadyExists,
     );
 
+    // A record an older agent wrote has no diskBytes: it is measured on load, the same number.
+    const recordPath = join(webDir, 'template.json');
+    const { diskBytes: _, ...older } = JSON.parse(readFileSync(recordPath, 'utf8'));
+    writeFileSync(recordPath, JSON.stringify(older));
     // Deleting a template in use is allowed: its users hold their own links to the files they need.
     const listed = await t.client.listSnapshots({});
+    assert.equal(Number(listed.snapshots.find((s) => s.name === 'web')?.diskBytes), diskBytes);
     assert.deepEqual(listed.snapshots.find((s) => s.name === 'web')?.dependents.sort(), [...spawned].sort());
     await t.client.deleteSnapshot({ name: 'web' });
     const user = spawned[2] as string;

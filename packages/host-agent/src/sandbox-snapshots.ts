@@ -253,7 +253,10 @@ export class SandboxSnapshots {
         },
         snapshot,
       );
-      this.log.info({ template: name, sandbox: sandbox.id }, 'template created');
+      this.log.info(
+        { template: name, sandbox: sandbox.id, memoryBytes: record.memoryBytes, diskBytes: record.diskBytes },
+        'template created',
+      );
       return record;
     } finally {
       await rm(staging, { recursive: true, force: true });

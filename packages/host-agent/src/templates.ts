@@ -5,7 +5,7 @@
 // Deleting a template that sandboxes were spawned from is allowed: each spawned sandbox holds hard links
 // to the files it needs, so they live on until the last user is gone (the link count is the reference
 // count), while the name is freed at once.
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZERO_BUILD_ID } from '@amber/memsnap';
 import { writeFileAtomic } from './atomic-file.js';
@@ -24,6 +24,12 @@ export interface TemplateRecord {
   createdAtMs: number;
   /** Bytes of memory data the template holds (its generation files). */
   memoryBytes: number;
+  /**
+   * Bytes its disk layers take on the host (allocated blocks of the qcow2 files in its directory; the base
+   * image they stand on is the image's, not the template's). Absent in records written before it existed:
+   * `get` and `list` then measure it.
+   */
+  diskBytes: number;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -52,7 +58,7 @@ export class TemplateStore {
   }
 
   async create(
-    record: Omit<TemplateRecord, 'memoryBytes'>,
+    record: Omit<TemplateRecord, 'memoryBytes' | 'diskBytes'>,
     from: CommittedSnapshot,
   ): Promise<TemplateRecord> {
     const dest = this.dir(record.name);
@@ -63,7 +69,7 @@ export class TemplateStore {
     const tmp = join(this.root, `.tmp-${record.name}-${newSandboxId()}`);
     try {
       await cloneCommitted(from, tmp);
-      const full = { ...record, memoryBytes: memoryBytes(from) };
+      const full = { ...record, memoryBytes: memoryBytes(from), diskBytes: await diskBytes(tmp) };
       await writeFileAtomic(join(tmp, RECORD), `${JSON.stringify(full, null, 2)}\n`);
       await rename(tmp, dest).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') {
@@ -83,7 +89,10 @@ export class TemplateStore {
       if (err.code === 'ENOENT') throw notFound('template', name);
       throw err;
     });
-    return JSON.parse(text) as TemplateRecord;
+    const record = JSON.parse(text) as Partial<TemplateRecord> & Omit<TemplateRecord, 'diskBytes'>;
+    // Not written back: the files never change, and a template stays immutable, record included.
+    if (typeof record.diskBytes !== 'number') record.diskBytes = await diskBytes(this.dir(name));
+    return record as TemplateRecord;
   }
 
   snapshot(name: string): Promise<CommittedSnapshot> {
@@ -122,6 +131,21 @@ export class TemplateStore {
       () => false,
     );
   }
+}
+
+const DISK_LAYER = /^disk\..+\.qcow2$/;
+
+/**
+ * Allocated bytes (st_blocks) of the disk layers in a template's directory: exactly its chain above the base
+ * image (`cloneCommitted` links only those). Allocated, not apparent: a qcow2's length says little of what
+ * it holds. Layers shared by hard link with the source sandbox or spawned ones are counted here all the same.
+ */
+async function diskBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) {
+    if (DISK_LAYER.test(name)) total += (await lstat(join(dir, name))).blocks * 512;
+  }
+  return total;
 }
 
 function memoryBytes(snapshot: CommittedSnapshot): number {

@@ -195,7 +195,9 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
     await sb.exec('echo from-snapshot > /tmp/marker');
     const snap = await Snapshot.create(sb, snapshotName, {}, conn);
     assert.equal(snap.name, snapshotName);
-    assert.ok((await Snapshot.list(conn)).some((s) => s.name === snapshotName));
+    assert.ok((snap.memoryBytes ?? 0) > 0 && (snap.diskBytes ?? 0) > 0, JSON.stringify(snap));
+    const listed = (await Snapshot.list(conn)).find((s) => s.name === snapshotName);
+    assert.deepEqual([listed?.memoryBytes, listed?.diskBytes], [snap.memoryBytes, snap.diskBytes]);
     const spawned = await Sandbox.create({ template: snapshotName }, conn);
     created.push(spawned);
     assert.equal(spawned.info.template, snapshotName);

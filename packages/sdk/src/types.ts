@@ -39,6 +39,10 @@ export interface SnapshotInfo {
   memoryMb: number;
   createdAt: string;
   builtIn: boolean;
+  /** Bytes of guest memory the snapshot holds; null when the host agent cannot say. */
+  memoryBytes: number | null;
+  /** Bytes its own disk layers take on the host (allocated; the shared base image not counted); null when unknown. */
+  diskBytes: number | null;
 }
 
 export interface ApiKeyInfo {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseLocation } from './cp.js';
 import { commandArgs } from './exec.js';
 import { exitCodeOf } from './exit-code.js';
-import { collectPair, formatTable, relativeTime } from './output.js';
+import { collectPair, formatBytes, formatTable, relativeTime } from './output.js';
 
 describe('cp locations', () => {
   it('reads <id>:<path> as a sandbox file and everything else as local', () => {
@@ -51,6 +51,13 @@ describe('output', () => {
     assert.equal(relativeTime('2026-01-01T00:04:30Z', now), 'in 4m 30s');
     assert.equal(relativeTime('2025-12-31T22:00:00Z', now), '2h ago');
     assert.equal(relativeTime(null, now), '-');
+  });
+
+  it('says sizes in binary units, a dash when unknown', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(5.25 * 1024 * 1024), '5.3 MiB');
+    assert.equal(formatBytes(300 * 1024 * 1024), '300 MiB');
+    assert.equal(formatBytes(null), '-');
   });
 
   it('collects repeated key=value flags', () => {

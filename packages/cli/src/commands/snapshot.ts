@@ -1,7 +1,7 @@
 // `amber snapshot create|ls|rm`: named templates that new sandboxes spawn from.
 import { Snapshot } from '@amber/sdk';
 import type { Command } from 'commander';
-import { printJson, printTable, relativeTime } from './output.js';
+import { formatBytes, printJson, printTable, relativeTime } from './output.js';
 import { withSpinner } from './spinner.js';
 
 export function registerSnapshotCommands(program: Command): void {
@@ -33,12 +33,15 @@ export function registerSnapshotCommands(program: Command): void {
         printJson(list);
         return;
       }
+      // MEMORY is the guest's size; MEM DATA and DISK what the snapshot holds on the host.
       printTable(
-        ['name', 'vcpus', 'memory', 'from', 'created'],
+        ['name', 'vcpus', 'memory', 'mem data', 'disk', 'from', 'created'],
         list.map((s) => [
           s.name,
           String(s.vcpus),
           `${s.memoryMb} MB`,
+          formatBytes(s.memoryBytes),
+          formatBytes(s.diskBytes),
           s.builtIn ? '(built in)' : (s.sandboxId ?? '-'),
           relativeTime(s.createdAt),
         ]),

@@ -114,6 +114,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('sandboxes').addColumn('network', 'text').execute();
       },
     },
+    // What a template holds (memory data, its own disk layers), as the agent measured it at creation;
+    // null in rows made before: filled in from the agent at the next list (services/templates.ts).
+    '0004_template_sizes': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('templates').addColumn('memory_bytes', 'bigint').execute();
+        await db.schema.alterTable('templates').addColumn('disk_bytes', 'bigint').execute();
+      },
+    },
   };
 }
 

@@ -61,6 +61,9 @@ export interface TemplatesTable {
   built_in: number;
   image_id: string;
   created_at: number;
+  /** Bytes of memory data and of the template's own disk layers; null until known (rows from before 0004). */
+  memory_bytes: number | null;
+  disk_bytes: number | null;
 }
 
 export interface EventsTable {

@@ -50,6 +50,13 @@ export const Snapshot = Type.Object({
   memoryMb: Type.Integer(),
   createdAt: Type.String({ format: 'date-time' }),
   builtIn: Type.Boolean(),
+  memoryBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description: 'bytes of guest memory the snapshot holds; null when the agent cannot say',
+  }),
+  diskBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    description:
+      'bytes its own disk layers take on the host (allocated; the base image not counted); null when unknown',
+  }),
 });
 
 export const ApiKey = Type.Object({

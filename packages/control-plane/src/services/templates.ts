@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeyedMutex } from '@amber/host-agent';
+import type { Snapshot as AgentSnapshot } from '@amber/proto/hostagent';
 import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database, TemplatesTable } from '../db/schema.js';
@@ -20,7 +21,14 @@ export interface SnapshotView {
   memoryMb: number;
   createdAt: string;
   builtIn: boolean;
+  /** Bytes of guest memory the template holds; null when not known (the agent cannot say). */
+  memoryBytes: number | null;
+  /** Bytes its own disk layers take on the host (allocated, without the base image); null when not known. */
+  diskBytes: number | null;
 }
+
+/** Bigint columns come back as strings from PostgreSQL. */
+const bytesOf = (value: number | string | null): number | null => (value === null ? null : Number(value));
 
 export function toSnapshotView(row: TemplateRow): SnapshotView {
   return {
@@ -30,7 +38,15 @@ export function toSnapshotView(row: TemplateRow): SnapshotView {
     memoryMb: Number(row.memory_mb),
     createdAt: new Date(Number(row.created_at)).toISOString(),
     builtIn: Number(row.built_in) === 1,
+    memoryBytes: bytesOf(row.memory_bytes),
+    diskBytes: bytesOf(row.disk_bytes),
   };
+}
+
+/** The sizes an agent reports; 0 is an agent too old to measure (proto3's default), so unknown. */
+function sizesOf(snapshot: AgentSnapshot | undefined): Pick<TemplateRow, 'memory_bytes' | 'disk_bytes'> {
+  const known = (n: bigint | undefined) => (n ? Number(n) : null);
+  return { memory_bytes: known(snapshot?.memoryBytes), disk_bytes: known(snapshot?.diskBytes) };
 }
 
 /** Built-in templates belong to no team. */
@@ -78,7 +94,8 @@ export class TemplateService {
       .where('agent_name', '=', name)
       .executeTakeFirst();
     const onAgent = await agentCall(() => this.agent.client.listSnapshots({}));
-    if (known && onAgent.snapshots.some((s) => s.name === name)) return name;
+    let onAgentNow = onAgent.snapshots.find((s) => s.name === name);
+    if (known && onAgentNow) return name;
     const started = Date.now();
     const { sandbox } = await agentCall(() =>
       this.agent.client.createSandbox({
@@ -88,8 +105,9 @@ export class TemplateService {
     if (!sandbox) throw new ApiError('internal', 'the agent returned no sandbox');
     this.builders.add(sandbox.id);
     try {
-      if (!onAgent.snapshots.some((s) => s.name === name)) {
-        await agentCall(() => this.agent.client.createSnapshot({ sandboxId: sandbox.id, name }));
+      if (!onAgentNow) {
+        const made = await agentCall(() => this.agent.client.createSnapshot({ sandboxId: sandbox.id, name }));
+        onAgentNow = made.snapshot;
       }
     } finally {
       await this.agent.client.destroySandbox({ sandboxId: sandbox.id }).catch((err) => {
@@ -115,6 +133,7 @@ export class TemplateService {
         built_in: 1,
         image_id: this.agent.imageId,
         created_at: Date.now(),
+        ...sizesOf(onAgentNow),
       })
       .execute();
     this.log.info({ template: name, ms: Date.now() - started }, 'built-in base template made');
@@ -151,13 +170,16 @@ export class TemplateService {
       .executeTakeFirst();
   }
 
-  private async baseView(): Promise<SnapshotView> {
-    const row = await this.db
+  private baseRow(): Promise<TemplateRow | undefined> {
+    return this.db
       .selectFrom('templates')
       .selectAll()
       .where('team_id', '=', BUILT_IN_TEAM)
       .where('agent_name', '=', this.baseName(DEFAULT_SHAPE.vcpus, DEFAULT_SHAPE.memoryMb))
       .executeTakeFirst();
+  }
+
+  private baseView(row: TemplateRow | undefined): SnapshotView {
     return {
       name: BASE_TEMPLATE,
       sandboxId: null,
@@ -165,6 +187,8 @@ export class TemplateService {
       memoryMb: DEFAULT_SHAPE.memoryMb,
       createdAt: new Date(Number(row?.created_at ?? Date.now())).toISOString(),
       builtIn: true,
+      memoryBytes: bytesOf(row?.memory_bytes ?? null),
+      diskBytes: bytesOf(row?.disk_bytes ?? null),
     };
   }
 
@@ -176,14 +200,47 @@ export class TemplateService {
       .orderBy('created_at')
       .orderBy('name')
       .execute();
-    return [await this.baseView(), ...rows.map(toSnapshotView)];
+    const [base, ...own] = await this.withSizes([await this.baseRow(), ...rows]);
+    return [this.baseView(base), ...(own as TemplateRow[]).map(toSnapshotView)];
   }
 
   async get(teamId: string, name: string): Promise<SnapshotView> {
-    if (name === BASE_TEMPLATE) return this.baseView();
+    if (name === BASE_TEMPLATE) return this.baseView((await this.withSizes([await this.baseRow()]))[0]);
     const row = await this.find(teamId, name);
     if (!row) throw notFound('snapshot', name);
-    return toSnapshotView(row);
+    return toSnapshotView((await this.withSizes([row]))[0] as TemplateRow);
+  }
+
+  /**
+   * Rows made before the sizes were recorded (migration 0004) get them from the agent, once: a template's
+   * files never change. With the agent out of reach the sizes stay unknown (null) and the list still works.
+   */
+  private async withSizes(rows: (TemplateRow | undefined)[]): Promise<(TemplateRow | undefined)[]> {
+    const missing = rows.filter(
+      (r): r is TemplateRow => !!r && (r.memory_bytes === null || r.disk_bytes === null),
+    );
+    if (missing.length === 0) return rows;
+    let onAgent: AgentSnapshot[];
+    try {
+      onAgent = (await agentCall(() => this.agent.client.listSnapshots({}))).snapshots;
+    } catch (err) {
+      this.log.warn({ err }, 'template sizes unknown: the agent could not list its templates');
+      return rows;
+    }
+    const filled = new Map<TemplateRow, TemplateRow>();
+    for (const row of missing) {
+      const sizes = sizesOf(onAgent.find((s) => s.name === row.agent_name));
+      if (sizes.memory_bytes === null || sizes.disk_bytes === null) continue;
+      await this.db
+        .updateTable('templates')
+        .set(sizes)
+        .where('team_id', '=', row.team_id)
+        .where('name', '=', row.name)
+        .where('agent_name', '=', row.agent_name)
+        .execute();
+      filled.set(row, { ...row, ...sizes });
+    }
+    return rows.map((r) => (r && filled.get(r)) ?? r);
   }
 
   async create(
@@ -221,6 +278,7 @@ export class TemplateService {
         built_in: 0,
         image_id: this.agent.imageId,
         created_at: Date.now(),
+        ...sizesOf(made.snapshot),
       };
       await this.db.transaction().execute(async (tx) => {
         await tx

@@ -207,6 +207,40 @@ export function sandboxesContract(h: () => Harness, state: { id?: string }): voi
     const list = await h().call('GET', '/v1/snapshots');
     const names = list.json.snapshots.map((s: { name: string }) => s.name);
     assert.ok(names.includes('with-blob') && names.includes('base'), names.join());
+    // Its sizes are the agent's: memory holds the 6 MiB blob (/tmp is a tmpfs), the disk its own layers.
+    const agent = h().cp.agent;
+    assert.ok(agent);
+    const row = await h()
+      .cp.db.db.selectFrom('templates')
+      .select('agent_name')
+      .where('name', '=', 'with-blob')
+      .executeTakeFirstOrThrow();
+    const onAgent = await agent.manager.snapshots.templates.get(row.agent_name);
+    const listed = list.json.snapshots.find((s: { name: string }) => s.name === 'with-blob');
+    assert.ok(onAgent.memoryBytes > 6 * 1024 * 1024 && onAgent.diskBytes > 0, JSON.stringify(onAgent));
+    assert.deepEqual(
+      [made.json.memoryBytes, made.json.diskBytes, listed.memoryBytes, listed.diskBytes],
+      [onAgent.memoryBytes, onAgent.diskBytes, onAgent.memoryBytes, onAgent.diskBytes],
+    );
+    const base = list.json.snapshots.find((s: { name: string }) => s.name === 'base');
+    assert.ok(base.memoryBytes > 0 && base.diskBytes > 0, JSON.stringify(base));
+    // A row from before the sizes were kept gets them from the agent at the next read, and keeps them.
+    await h()
+      .cp.db.db.updateTable('templates')
+      .set({ memory_bytes: null, disk_bytes: null })
+      .where('agent_name', '=', row.agent_name)
+      .execute();
+    const older = (await h().call('GET', '/v1/snapshots/with-blob')).json;
+    assert.deepEqual([older.memoryBytes, older.diskBytes], [onAgent.memoryBytes, onAgent.diskBytes]);
+    const kept = await h()
+      .cp.db.db.selectFrom('templates')
+      .select(['memory_bytes', 'disk_bytes'])
+      .where('agent_name', '=', row.agent_name)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(
+      [Number(kept.memory_bytes), Number(kept.disk_bytes)],
+      [onAgent.memoryBytes, onAgent.diskBytes],
+    );
     assert.equal((await h().call('GET', '/v1/snapshots/with-blob')).json.memoryMb, 512);
     const locked = await h().call('POST', '/v1/sandboxes', {
       body: { template: 'with-blob', memoryMb: 1024 },

@@ -1,8 +1,8 @@
-import { type ConnectionOptions, Sandbox, Snapshot } from '@amber/sdk';
+import { type ConnectionOptions, Sandbox, Snapshot, type SnapshotInfo } from '@amber/sdk';
 import { useState } from 'preact/hooks';
 import { ActionButton, ConfirmButton } from '../components/buttons.js';
 import { ErrorBox, Loading } from '../components/error-box.js';
-import { age } from '../format.js';
+import { age, templateSize } from '../format.js';
 import { href } from '../router.js';
 import { useNow, usePoll } from '../use-poll.js';
 
@@ -67,6 +67,19 @@ function CreateTemplate({ conn, onCreated }: { conn: ConnectionOptions; onCreate
   );
 }
 
+/** The total first; what it is made of on a second line (also its tooltip), so a phone's card stays narrow. */
+function SizeCell({ t }: { t: SnapshotInfo }) {
+  const size = templateSize(t);
+  return (
+    <td data-label="Size on host" data-testid="template-size" title={size.detail}>
+      <div>
+        {size.total}
+        <div class="muted sub">{size.detail}</div>
+      </div>
+    </td>
+  );
+}
+
 export function TemplatesPage({ conn }: { conn: ConnectionOptions }) {
   const list = usePoll(() => Snapshot.list(conn), 5000);
   const [error, setError] = useState<unknown>();
@@ -103,7 +116,8 @@ export function TemplatesPage({ conn }: { conn: ConnectionOptions }) {
           <thead>
             <tr>
               <th scope="col">Name</th>
-              <th scope="col">Size</th>
+              <th scope="col">Shape</th>
+              <th scope="col">Size on host</th>
               <th scope="col">Source sandbox</th>
               <th scope="col">Age</th>
               <th scope="col">Actions</th>
@@ -115,9 +129,10 @@ export function TemplatesPage({ conn }: { conn: ConnectionOptions }) {
                 <td data-label="Name" class="mono">
                   {t.name}
                 </td>
-                <td data-label="Size">
+                <td data-label="Shape">
                   {t.vcpus} vCPU, {t.memoryMb} MiB
                 </td>
+                <SizeCell t={t} />
                 <td data-label="Source sandbox" class="mono">
                   {t.sandboxId ?? '—'}
                 </td>

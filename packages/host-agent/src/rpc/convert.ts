@@ -47,5 +47,6 @@ export function toSnapshotMessage(template: TemplateRecord, sandboxes: SandboxRe
     sourceSandboxId: template.sourceSandboxId,
     dependents: sandboxes.filter((s) => s.template === template.name).map((s) => s.id),
     memoryBytes: BigInt(template.memoryBytes),
+    diskBytes: BigInt(template.diskBytes),
   });
 }
