@@ -111,6 +111,8 @@ try {
   const [createP50, coldP50] = [percentile(creates, 50), percentile(cold, 50)];
   progress(`create p50 ${createP50.toFixed(1)} ms, cold boot ${coldP50.toFixed(1)} ms`);
   report('api_create_p50_ms', createP50, 'ms', vs(createP50, coldP50));
+  // Through the API, so the row goes too (the stop would otherwise try to pause what the agent no longer has).
+  await api('DELETE', `/v1/sandboxes/${id}`);
 } finally {
   for (const s of agent.manager.list()) await agent.manager.destroy(s.id).catch(() => undefined);
   direct.close();

@@ -145,7 +145,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         }),
       )
       .execute();
-    const keys = new KeyStore(db.db);
+    const keys = new KeyStore(db.db, { log: log.child({ component: 'keys' }) });
     const { key } = await ensureDefaultKey(home, db, keys);
     const locks = new KeyedMutex();
     const store = new SandboxStore(db.db);
@@ -216,6 +216,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           policy.stop();
           reconciler.stop();
           await app.close();
+          await store.writeExactExpiries().catch((err) => {
+            log.warn({ err }, 'could not write exact expiries; the database keeps bounds a little later');
+          });
           if (agent) await pauseForStop(sandboxes, link.hostId, log);
           await cleanup();
         })();

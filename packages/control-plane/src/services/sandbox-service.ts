@@ -350,13 +350,13 @@ export class SandboxService {
     if (row.state !== 'running') throw invalidState(row);
     this.inUse.set(id, (this.inUse.get(id) ?? 0) + 1);
     try {
-      await this.store.touch(id, Date.now() + Number(row.timeout_sec) * 1000);
+      await this.store.extend(id, Number(row.timeout_sec));
       return await work(row);
     } finally {
       const left = (this.inUse.get(id) ?? 1) - 1;
       if (left === 0) this.inUse.delete(id);
       else this.inUse.set(id, left);
-      await this.store.touch(id, Date.now() + Number(row.timeout_sec) * 1000).catch((err) => {
+      await this.store.extend(id, Number(row.timeout_sec)).catch((err) => {
         this.log.warn({ err, sandbox: id }, 'could not extend the timeout after use');
       });
     }

@@ -1,7 +1,8 @@
-import type { Kysely, Updateable } from 'kysely';
+import { type Kysely, sql, type Updateable } from 'kysely';
 import type { Database, SandboxesTable } from '../db/schema.js';
 import { ApiError, notFound } from '../errors.js';
 import type { SandboxRow, SandboxState } from './sandbox-view.js';
+import { EXPIRY_SLACK_MS, UseExtensions } from './use-extensions.js';
 
 export interface ListQuery {
   states?: SandboxState[];
@@ -22,8 +23,13 @@ function decodeToken(token: string): { createdAt: number; id: string } {
 
 const encodeToken = (row: SandboxRow) => Buffer.from(`${row.created_at}:${row.id}`).toString('base64url');
 
-/** Sandbox rows and their event log; every state change goes through `update`, which logs it. */
+/**
+ * Sandbox rows and their event log; every state change goes through `update`, which logs it. Rows are read
+ * with the exact expiry of sandboxes in use laid over them (use-extensions.ts).
+ */
 export class SandboxStore {
+  private readonly uses = new UseExtensions();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: SandboxRow): Promise<void> {
@@ -44,7 +50,8 @@ export class SandboxStore {
   }
 
   async find(id: string): Promise<SandboxRow | undefined> {
-    return this.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && this.uses.overlay(row);
   }
 
   /** Another team's sandbox is reported exactly like a missing one. */
@@ -66,6 +73,10 @@ export class SandboxStore {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
+    // Set outright: the row is the truth again (after the write, so no use recorded meanwhile outlives it).
+    const outright =
+      changes.state !== undefined || changes.expires_at !== undefined || changes.timeout_sec !== undefined;
+    if (outright) this.uses.forget(id);
     if (row && (event || changes.state)) {
       await this.db
         .insertInto('events')
@@ -79,20 +90,47 @@ export class SandboxStore {
         })
         .execute();
     }
-    return row;
+    return row && (outright ? row : this.uses.overlay(row));
   }
 
-  /** Only the expiry of a running sandbox, on the hot path of every exec: no event row. */
-  async touch(id: string, expiresAt: number): Promise<void> {
+  /**
+   * Restarts a running sandbox's timeout from now (exec, files, streams: on the path of each): in memory,
+   * plus a database write only when the database's bound would no longer cover it, once per
+   * `EXPIRY_SLACK_MS` of use. The bound only ever rises here, so concurrent uses cannot lower it.
+   */
+  async extend(id: string, timeoutSec: number): Promise<void> {
+    const now = Date.now();
+    const bound = this.uses.record(id, timeoutSec, now);
+    if (bound === undefined) return;
+    // From the row's own timeout_sec, in case a `…/timeout` changed it since the caller read the row.
+    const value = sql<number>`cast(${now + EXPIRY_SLACK_MS} as bigint) + timeout_sec * 1000`;
     await this.db
       .updateTable('sandboxes')
-      .set({ expires_at: expiresAt })
+      .set({ expires_at: value })
       .where('id', '=', id)
       .where('state', '=', 'running')
+      .where('expires_at', '<', value)
       .execute();
+    this.uses.written(id, bound);
+  }
+
+  /** At a graceful stop: the exact expiries go to the database, so the next start need not rely on bounds. */
+  async writeExactExpiries(): Promise<void> {
+    for (const id of this.uses.ids()) {
+      const lastUse = this.uses.lastUseOf(id);
+      if (lastUse === undefined) continue;
+      await this.db
+        .updateTable('sandboxes')
+        .set({ expires_at: sql<number>`cast(${lastUse} as bigint) + timeout_sec * 1000` })
+        .where('id', '=', id)
+        .where('state', '=', 'running')
+        .execute();
+      this.uses.forget(id);
+    }
   }
 
   async remove(id: string, message: string): Promise<void> {
+    this.uses.forget(id);
     await this.db.transaction().execute(async (tx) => {
       const row = await tx
         .deleteFrom('sandboxes')
@@ -132,7 +170,8 @@ export class SandboxStore {
     const wanted = Object.entries(query.metadata ?? {});
     const rows: SandboxRow[] = [];
     let more = false;
-    for (const row of await q.execute()) {
+    for (const raw of await q.execute()) {
+      const row = this.uses.overlay(raw);
       if (wanted.length > 0) {
         const metadata = JSON.parse(row.metadata) as Record<string, string>;
         if (!wanted.every(([k, v]) => metadata[k] === v)) continue;
@@ -147,17 +186,20 @@ export class SandboxStore {
     return { rows, nextToken: more && last ? encodeToken(last) : null };
   }
 
+  /** Running sandboxes whose exact expiry has passed (the database's bound is at most the slack later). */
   async expired(now: number): Promise<SandboxRow[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('sandboxes')
       .selectAll()
       .where('state', '=', 'running')
-      .where('expires_at', '<=', now)
+      .where('expires_at', '<=', now + EXPIRY_SLACK_MS)
       .execute();
+    return rows.map((row) => this.uses.overlay(row)).filter((row) => Number(row.expires_at) <= now);
   }
 
   async onHost(hostId: string): Promise<SandboxRow[]> {
-    return this.db.selectFrom('sandboxes').selectAll().where('host_id', '=', hostId).execute();
+    const rows = await this.db.selectFrom('sandboxes').selectAll().where('host_id', '=', hostId).execute();
+    return rows.map((row) => this.uses.overlay(row));
   }
 
   async toResume(): Promise<SandboxRow[]> {
