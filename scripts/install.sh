@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Amber needs on Debian 12 (as root) and starts it:
-#   system packages (QEMU 10 from bookworm-backports, debootstrap, busybox-static, build tools, chromium
+#   system packages (QEMU 10 from bookworm-backports, mmdebstrap, busybox-static, build tools, chromium
 #   for the dashboard's browser tests),
 #   npm packages (and the native addon), the TypeScript build, the guest image (cached), then `amber up`.
 # Idempotent: re-running only does what is missing. Pass --no-start to skip starting the agent.
@@ -34,7 +34,7 @@ if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.
   echo "deb $(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '/^URIs:/ && !/security/ {print $2; exit} $1 == "deb" && $0 !~ /security/ {sub(/\[[^]]*\] */, ""); print $2; exit}') bookworm-backports main" > /etc/apt/sources.list.d/amber-bookworm-backports.list
   need_update=1
 fi
-packages=(debootstrap busybox-static e2fsprogs lz4 cpio kmod iproute2 curl ca-certificates
+packages=(mmdebstrap busybox-static e2fsprogs lz4 cpio kmod iproute2 curl ca-certificates
   build-essential python3 coreutils postgresql nftables chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

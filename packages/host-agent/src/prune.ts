@@ -1,5 +1,5 @@
 // `amber image prune`: frees what nothing on this host uses any more — guest images no sandbox or template
-// was built from (and not the current one), debootstrap layers but the newest, interrupted builds, and
+// was built from (and not the current one), Debian package layers but the newest, interrupted builds, and
 // leftovers of crashed agents (`*.tmp-*` files, network namespaces of the older `amber-<sandbox id>` naming).
 import { execFile } from 'node:child_process';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';

@@ -14,7 +14,7 @@ import { buildInitramfs } from './initramfs.js';
 import { type ImageInputs, type InputOptions, imageId, resolveInputs, sha256File } from './inputs.js';
 import { downloadKernel, type ExtractedKernel, extractKernel } from './kernel.js';
 import { withLock } from './lock.js';
-import { buildRootfs, debootstrapLayer, type SizeReport } from './rootfs.js';
+import { buildRootfs, packageLayer, type SizeReport } from './rootfs.js';
 
 export interface BuildOptions extends InputOptions {
   cacheDir?: string;
@@ -70,7 +70,6 @@ export async function ensureImage(options: BuildOptions = {}): Promise<BuildResu
 }
 
 interface BuildContext {
-  kernelDeb?: string;
   kernel?: ExtractedKernel;
   layer?: string;
   sizes?: SizeReport;
@@ -85,25 +84,23 @@ async function build(inputs: ImageInputs, id: string, cacheDir: string, progress
   const tasks = new Listr<BuildContext>(
     [
       {
-        title: `Download ${inputs.kernelPackage} ${inputs.kernelVersion}`,
+        title: `Kernel ${inputs.kernelVersion} and initramfs, beside Debian ${inputs.suite} (minbase + ${inputs.packages.length} packages, cached layer)`,
         task: async (ctx) => {
-          ctx.kernelDeb = await downloadKernel(inputs.kernelPackage, inputs.kernelVersion, downloads);
-        },
-      },
-      {
-        title: 'Extract vmlinux and virtio modules',
-        task: async (ctx) => {
-          ctx.kernel = await extractKernel(ctx.kernelDeb as string, work);
-        },
-      },
-      {
-        title: 'Build initramfs',
-        task: async (ctx) => buildInitramfs(ctx.kernel as ExtractedKernel, work, join(tmp, 'initrd.img')),
-      },
-      {
-        title: `Debootstrap ${inputs.suite} (minbase + ${inputs.packages.length} packages, cached layer)`,
-        task: async (ctx) => {
-          ctx.layer = await debootstrapLayer(inputs, cacheDir);
+          // Independent, so side by side: on 2 cores the kernel's download and extraction fit in the
+          // time dpkg spends in maintainer scripts. Both are awaited before any error is thrown, so
+          // nothing still writes into the temp dir when it is removed.
+          const kernel = async () => {
+            const deb = await downloadKernel(inputs.kernelPackage, inputs.kernelVersion, downloads);
+            ctx.kernel = await extractKernel(deb, work);
+            await buildInitramfs(ctx.kernel, work, join(tmp, 'initrd.img'));
+          };
+          const packages = async () => {
+            ctx.layer = await packageLayer(inputs, cacheDir);
+          };
+          const failed = (await Promise.allSettled([kernel(), packages()])).find(
+            (r): r is PromiseRejectedResult => r.status === 'rejected',
+          );
+          if (failed) throw failed.reason;
         },
       },
       {

@@ -9,7 +9,7 @@ import { packageSet, readRecipe } from './packages.js';
 import { run } from './run.js';
 
 /** Bump when the build steps change in a way the other inputs don't capture. */
-export const RECIPE_VERSION = 3;
+export const RECIPE_VERSION = 4;
 
 /** Everything that determines the image's bytes; its hash names the cache entry. */
 export interface ImageInputs {
@@ -26,7 +26,7 @@ export interface ImageInputs {
   /** envd's native addon (PTY, xattrs, inotify), copied beside it. */
   guestAddonPath: string;
   guestAddonSha256: string;
-  /** Debian packages installed by debootstrap (the default set plus extras), sorted. */
+  /** Debian packages installed by mmdebstrap (the default set plus extras), sorted. */
   packages: string[];
   /** Shell commands from a recipe, run in the root after the packages. */
   run: string[];

@@ -1,5 +1,16 @@
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootfsFiles } from './guest/rootfs-files.js';
 import { BUSYBOX } from './initramfs.js';
@@ -7,28 +18,47 @@ import type { ImageInputs } from './inputs.js';
 import { run } from './run.js';
 
 /**
- * The debootstrap tree is the slowest step (~25 s plus downloads) and changes far less often than the
- * agent, so it is its own cache layer; the image only copies it.
+ * The Debian tree is the slowest step and changes far less often than the agent, so it is its own cache
+ * layer; the image only copies it. mmdebstrap, not debootstrap: it resolves with apt and fetches the
+ * .debs in parallel (debootstrap resolved in shell and fetched ~150 files one by one: 4.5 of its 11
+ * minutes in a measured build) and installs each stage with one dpkg run. Same package set: minbase is
+ * Essential, Priority:required and apt, plus the `--include`s and their hard dependencies, no Recommends.
  */
-export async function debootstrapLayer(inputs: ImageInputs, cacheDir: string): Promise<string> {
+export async function packageLayer(inputs: ImageInputs, cacheDir: string): Promise<string> {
   const key = createHash('sha256')
     .update(JSON.stringify([inputs.recipe, inputs.suite, inputs.mirror, inputs.packages, inputs.run]))
     .digest('hex')
     .slice(0, 16);
   const layers = join(cacheDir, 'layers');
-  const dir = join(layers, `debootstrap-${key}`);
+  const dir = join(layers, `mmdebstrap-${key}`);
   if (await stat(join(dir, 'complete')).catch(() => undefined)) return dir;
-  const tmp = join(layers, `.tmp-debootstrap-${key}-${process.pid}`);
+  const tmp = join(layers, `.tmp-mmdebstrap-${key}-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const root = join(tmp, 'root');
-  await run('debootstrap', [
+  await run('mmdebstrap', [
+    '--mode=root',
     '--variant=minbase',
     `--include=${inputs.packages.join(',')}`,
+    // No fsync per unpacked file: a crash mid-build leaves a temp dir that is thrown away anyway.
+    '--dpkgopt=force-unsafe-io',
+    // sources.list stays a plain `deb <mirror> <suite> main`, as debootstrap wrote it; needs no gpg.
+    '--skip=check/signed-by',
+    // Merged /usr made up front and the empty usr-is-merged installed, as debootstrap does; apt alone
+    // would pick usrmerge (and three perl libraries) for init-system-helpers' `usrmerge | usr-is-merged`.
+    '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
     inputs.suite,
     root,
     inputs.mirror,
   ]);
+  // The unsafe-io setting was for the build only; the guest's own dpkg keeps its default.
+  await rm(join(root, 'etc/dpkg/dpkg.cfg.d/99mmdebstrap'), { force: true });
+  // That hook also links the multilib dirs amd64 may have; debootstrap links only those that have files.
+  for (const lib of ['lib32', 'libx32']) {
+    if ((await readdir(join(root, 'usr', lib)).catch(() => ['?'])).length > 0) continue;
+    await rmdir(join(root, 'usr', lib));
+    await rm(join(root, lib), { force: true });
+  }
   // E2B's SDKs default to the unprivileged user "user" (uid 1000, /home/user), who may sudo.
   await run('chroot', [root, 'useradd', '--create-home', '--uid', '1000', '--shell', '/bin/bash', 'user']);
   await writeFile(join(root, 'etc/sudoers.d/user'), 'user ALL=(ALL:ALL) NOPASSWD: ALL\n', { mode: 0o440 });
