@@ -51,26 +51,26 @@ test('prune removes what nothing uses and keeps what something does', async () =
   );
   const layers = join(cacheDir, 'layers');
   for (const [name, age] of [
-    ['debootstrap-new', 1],
-    ['debootstrap-old', 100],
+    ['mmdebstrap-new', 1],
+    ['mmdebstrap-old', 100],
   ] as const) {
     mkdirSync(join(layers, name), { recursive: true });
     writeFileSync(join(layers, name, 'complete'), '');
     const at = new Date(Date.now() - age * 3600_000);
     utimesSync(join(layers, name, 'complete'), at, at);
   }
-  const deadBuild = join(layers, '.tmp-debootstrap-abc-999999999');
+  const deadBuild = join(layers, '.tmp-mmdebstrap-abc-999999999');
   mkdirSync(deadBuild);
-  const liveBuild = join(layers, `.tmp-debootstrap-abc-${process.pid}`);
+  const liveBuild = join(layers, `.tmp-mmdebstrap-abc-${process.pid}`);
   mkdirSync(liveBuild);
   execFileSync('ip', ['netns', 'add', oldNamespace]);
 
   const config = loadConfig({ home, cacheDir, shmDir });
   const plan = await planPrune(config, { currentImageId: 'current000000000' });
   const targets = plan.items.map((i) => i.target);
-  for (const gone of [unused, join(layers, 'debootstrap-old'), deadBuild, halfWritten, oldNamespace])
+  for (const gone of [unused, join(layers, 'mmdebstrap-old'), deadBuild, halfWritten, oldNamespace])
     assert.ok(targets.includes(gone), `${gone} is pruned: ${JSON.stringify(plan.items)}`);
-  for (const kept of [current, bySandbox, byTemplate, recent, join(layers, 'debootstrap-new'), liveBuild])
+  for (const kept of [current, bySandbox, byTemplate, recent, join(layers, 'mmdebstrap-new'), liveBuild])
     assert.ok(!targets.includes(kept), `${kept} is kept`);
   assert.deepEqual(plan.kept.map((k) => k.id).sort(), [
     'current000000000',
