@@ -1,16 +1,7 @@
 // Human-readable numbers and times for tables.
+import { formatBytes as bytes } from '@amber/sdk';
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
+export { bytes };
 
 /**
  * A template's size on the host: memory data plus its own disk layers, and the two apart for a second line.

@@ -5,6 +5,7 @@ export { DEFAULT_URL } from './connection.js';
 export { AmberError } from './errors.js';
 export { type ExecOutput, ExecStream } from './exec-stream.js';
 export { SandboxFiles } from './files.js';
+export { formatBytes } from './format-bytes.js';
 export { health } from './health.js';
 export { Host } from './host.js';
 export type {

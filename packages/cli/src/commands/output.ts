@@ -1,4 +1,5 @@
 // Output for people (aligned tables, relative times) and for scripts (--json), shared by every API command.
+import { formatBytes as sdkFormatBytes } from '@amber/sdk';
 import { InvalidArgumentError } from 'commander';
 
 export function printJson(value: unknown): void {
@@ -46,18 +47,9 @@ export function relativeTime(iso: string | null, now = Date.now()): string {
   return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** "5.1 MiB" (binary units, two significant figures below 10); "-" for an unknown size. */
+/** The SDK's byte format; "-" for an unknown size. */
 export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '-';
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+  return n === null || n === undefined ? '-' : sdkFormatBytes(n);
 }
 
 /** Commander collector for repeatable `--flag key=value`. */
