@@ -98,7 +98,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       log: log.child({ component: 'agent' }),
     });
     address = agent.server.url;
-    connection = connectHostAgent(address, agent.config.token);
+    connection = agent.connectLocal();
   }
   const cleanups: Array<() => Promise<void> | void> = [() => connection.close()];
   if (agent) {

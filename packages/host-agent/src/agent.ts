@@ -4,7 +4,9 @@ import { type Logger, pino } from 'pino';
 import { type AgentConfig, loadConfig } from './config.js';
 import type { StopReport } from './graceful-stop.js';
 import { recoverSandboxes } from './recovery.js';
+import type { HostAgentConnection } from './rpc/client.js';
 import { assertListenAllowed } from './rpc/listen-address.js';
+import { connectLocalHostAgent } from './rpc/local.js';
 import { type AgentServer, startRpcServer } from './rpc/server.js';
 import { SandboxManager } from './sandbox-manager.js';
 import { type GuestTunnel, startGuestTunnel, tunnelPath } from './tunnel/guest-tunnel.js';
@@ -20,6 +22,8 @@ export interface RunningAgent {
   config: AgentConfig;
   manager: SandboxManager;
   server: AgentServer;
+  /** A client that calls this agent in process (rpc/local.ts), for a control plane that runs it. */
+  connectLocal(): HostAgentConnection;
   /** Stops serving, then pauses every running sandbox (graceful-stop.ts) for the next agent to resume. */
   close(): Promise<StopReport>;
   /** Raw byte pipes to guest ports (tunnel/guest-tunnel.ts). */
@@ -46,12 +50,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
     { listen: server.url, accel: config.accel, image: image.id, budgetMib: config.memoryBudgetMib },
     'host agent ready',
   );
+  let serving = true;
   return {
     config,
     manager,
     server,
     tunnel,
+    connectLocal: () => connectLocalHostAgent(manager, () => serving),
     close: async () => {
+      serving = false;
       await tunnel.close();
       await server.close();
       const report = await manager.pauseAllForStop();

@@ -153,3 +153,41 @@ test('on loopback without a token the agent serves; its unix socket is 0600', as
   }
   assert.deepEqual(agentLeftovers(join(agent.home, 'tcp'), tcp.config.shmDir), []);
 });
+
+test('the in-process client answers as the socket does, errors included, and is refused once the agent stops', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'amber-local-'));
+  const shmDir = await mkdtemp('/dev/shm/amber-local-');
+  t.after(() =>
+    Promise.all([rm(home, { recursive: true, force: true }), rm(shmDir, { recursive: true, force: true })]),
+  );
+  const agent = await startAgent({
+    config: { home, shmDir, listen: `unix:${join(home, 'agent.sock')}`, vmPoolShapes: 0 },
+    log: silent,
+  });
+  const socket = connectHostAgent(agent.server.url);
+  const local = agent.connectLocal();
+  try {
+    const [viaSocket, viaLocal] = await Promise.all([
+      socket.client.getHostInfo({}),
+      local.client.getHostInfo({}),
+    ]);
+    assert.deepEqual(viaLocal, viaSocket);
+    for (const client of [socket.client, local.client]) {
+      await assert.rejects(client.destroySandbox({ sandboxId: 'sbx_missing' }), (err: unknown) => {
+        assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+        assert.equal(err.code, Code.NotFound, err.message);
+        return true;
+      });
+    }
+  } finally {
+    socket.close();
+    await agent.close();
+  }
+  await assert.rejects(local.client.listSandboxes({}), (err: unknown) => {
+    assert.ok(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+    assert.equal(err.code, Code.Unavailable);
+    assert.match(err.rawMessage, /the host agent is stopping/);
+    return true;
+  });
+  assert.deepEqual(agentLeftovers(home, shmDir), []);
+});
