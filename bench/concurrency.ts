@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, qemuOverheadMib } from '@amber/host-agent';
 import { startBenchAgent } from './lib/agent.js';
+import { startCpuMeter } from './lib/cpu-meter.js';
 import { median, progress, report } from './lib/report.js';
 
 const COUNT = Number(process.env.AMBER_BENCH_SPAWNS ?? 20);
@@ -36,21 +37,30 @@ try {
   await destroyAll([await spawn()]); // the first spawn learns the template's working set
 
   const sequentialStarted = performance.now();
+  const sequentialCpu = startCpuMeter();
   const sequential: string[] = [];
   for (let i = 0; i < COUNT; i++) sequential.push(await spawn());
   const sequentialMs = performance.now() - sequentialStarted;
+  const sequentialUse = sequentialCpu();
   progress(`${COUNT} spawns one after another: ${sequentialMs.toFixed(0)} ms`);
   await destroyAll(sequential);
   await new Promise((r) => setTimeout(r, 2000)); // the pools refill
 
   const concurrentStarted = performance.now();
+  const concurrentCpu = startCpuMeter();
   const concurrent = await Promise.all(Array.from({ length: COUNT }, () => spawn()));
   const concurrentMs = performance.now() - concurrentStarted;
+  const concurrentUse = concurrentCpu();
   progress(`${COUNT} spawns at once: ${concurrentMs.toFixed(0)} ms`);
   report(`spawn_${COUNT}_concurrent_ms`, concurrentMs, 'ms', {
     value: sequentialMs,
     ratio: sequentialMs / concurrentMs,
   });
+  // Running at once can only be faster by the cores that one-after-another left idle.
+  report('spawn_sequential_busy_cores', sequentialUse.busyCores, 'cores');
+  report('spawn_concurrent_busy_cores', concurrentUse.busyCores, 'cores');
+  report('spawn_sequential_cpu_ms_each', (sequentialUse.cpuSeconds * 1000) / COUNT, 'ms');
+  report('spawn_concurrent_cpu_ms_each', (concurrentUse.cpuSeconds * 1000) / COUNT, 'ms');
 
   // Idle for a while, then what each really holds.
   const idle = concurrent.slice(0, IDLE_SAMPLE);
