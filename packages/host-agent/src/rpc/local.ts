@@ -2,7 +2,7 @@ import { HostAgentService } from '@amber/proto/hostagent';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import type { SandboxManager } from '../sandbox-manager.js';
 import type { HostAgentConnection } from './client.js';
-import { hostAgentService } from './service.js';
+import { hostAgentRoutes } from './service.js';
 
 /**
  * A client for the agent in this process (the control plane of `amber up`): the same service, the same
@@ -11,18 +11,15 @@ import { hostAgentService } from './service.js';
  * would close, so no call reaches the manager while it pauses everything for the stop.
  */
 export function connectLocalHostAgent(manager: SandboxManager, serving: () => boolean): HostAgentConnection {
-  const transport = createRouterTransport(
-    (router) => router.service(HostAgentService, hostAgentService(manager)),
-    {
-      router: {
-        interceptors: [
-          (next) => (req) => {
-            if (!serving()) throw new ConnectError('the host agent is stopping', Code.Unavailable);
-            return next(req);
-          },
-        ],
-      },
+  const transport = createRouterTransport(hostAgentRoutes(manager), {
+    router: {
+      interceptors: [
+        (next) => (req) => {
+          if (!serving()) throw new ConnectError('the host agent is stopping', Code.Unavailable);
+          return next(req);
+        },
+      ],
     },
-  );
+  });
   return { client: createClient(HostAgentService, transport), close: () => undefined };
 }

@@ -2,12 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Http2Server } from 'node:http2';
 import { dirname } from 'node:path';
-import { HostAgentService } from '@amber/proto/hostagent';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { SandboxManager } from '../sandbox-manager.js';
 import { assertListenAllowed, type ListenAddress } from './listen-address.js';
-import { hostAgentService } from './service.js';
+import { hostAgentRoutes } from './service.js';
 
 function tokenInterceptor(token: string): Interceptor {
   const expected = Buffer.from(`Bearer ${token}`);
@@ -39,7 +38,7 @@ export async function startRpcServer(
 ): Promise<AgentServer> {
   const address = assertListenAllowed(listen, token);
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(HostAgentService, hostAgentService(manager)),
+    routes: hostAgentRoutes(manager),
     interceptors: token ? [tokenInterceptor(token)] : [],
   });
   const server = createServer(handler);

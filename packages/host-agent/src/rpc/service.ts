@@ -1,5 +1,5 @@
-import { type HostAgentService, PrefetchPolicy, type WriteFileRequest } from '@amber/proto/hostagent';
-import { ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { HostAgentService, PrefetchPolicy, type WriteFileRequest } from '@amber/proto/hostagent';
+import { ConnectError, type ConnectRouter, type ServiceImpl } from '@connectrpc/connect';
 import { AgentError } from '../errors.js';
 import type { PrefetchPolicy as Policy } from '../prefetch-policy.js';
 import type { SandboxManager } from '../sandbox-manager.js';
@@ -49,6 +49,11 @@ function prefetchPolicy(policy: PrefetchPolicy): Policy | undefined {
     default:
       throw new AgentError('invalid_argument', `unknown prefetch policy ${policy}`);
   }
+}
+
+/** The agent's service on a router: what its socket serves and what the in-process client calls. */
+export function hostAgentRoutes(manager: SandboxManager): (router: ConnectRouter) => void {
+  return (router) => router.service(HostAgentService, hostAgentService(manager));
 }
 
 export function hostAgentService(manager: SandboxManager): Partial<ServiceImpl<typeof HostAgentService>> {
