@@ -8,9 +8,13 @@
  * 60 -> 36 ms, p99 118 -> 46 ms; boot and restore-to-ready a little faster). Feedback vectors from the
  * first call: without them, the first requests after a restore take V8's generic lookup paths, more code
  * to translate (~800 fewer translation blocks on the way to ready, measured with QEMU's -d in_asm).
+ * No memory reducer: its full GCs, 8 s and more after activity, give nothing back to the host (a guest page
+ * V8 frees stays in the sandbox's RAM file) but in every template spawn they ran again from the template's
+ * heap, and touched pages the pager had not loaded yet: an idle spawned guest's QEMU took 33 ms of CPU a
+ * second instead of 3, and each spawn ~170 ms more CPU in the concurrency bench.
  */
 export const inittab = `::sysinit:/opt/amber/rc
-::respawn:/usr/bin/node --no-opt --no-maglev --no-sparkplug --no-flush-bytecode --no-lazy-feedback-allocation /opt/amber/envd.cjs
+::respawn:/usr/bin/node --no-opt --no-maglev --no-sparkplug --no-flush-bytecode --no-lazy-feedback-allocation --no-memory-reducer /opt/amber/envd.cjs
 ::once:/opt/amber/rc-net
 ::shutdown:/opt/amber/busybox sync
 ::shutdown:/opt/amber/busybox umount -a -r
