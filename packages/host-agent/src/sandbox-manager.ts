@@ -81,7 +81,7 @@ export class SandboxManager implements SandboxHost {
       namespacePrefix(config.home),
       NETWORK_SLOTS_AHEAD,
       log,
-      config.allowInternetByDefault ? (netns) => this.egress.enable(netns) : undefined,
+      config.allowInternetByDefault ? (netns) => this.egress.plan(netns) : undefined,
     );
     this.pool = new VmPool(config, this.slots, log.child({ component: 'vm-pool' }), this.budget);
   }

@@ -1,17 +1,13 @@
 // Outbound internet for one sandbox: a veth from its namespace to the host's, NAT twice (the guest's fixed
 // address leaves its namespace as the veth's, then the host's address leaves the host), and nftables rules
 // in the host that keep every sandbox away from the host's own services and from other sandboxes.
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { AgentError } from '../errors.js';
+import { run, runScript, withInput } from './commands.js';
 import { type EgressRules, rulesScript } from './egress-rules.js';
 import { GUEST_NET } from './network-slot.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Veth pairs are numbered in 100.64.0.0/10 (shared address space, never routed on the internet). */
 const EGRESS_NET = { first: 0x64400000, size: 1 << 22 };
@@ -24,19 +20,6 @@ export interface Egress {
   /** Addresses of the pair's /30: the host end and the sandbox namespace's end. */
   hostIp: string;
   nsIp: string;
-}
-
-async function run(cmd: string, args: string[], input?: string): Promise<string> {
-  try {
-    const child = execFileAsync(cmd, args);
-    if (input !== undefined) child.child.stdin?.end(input);
-    return (await child).stdout;
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new AgentError('internal', `${cmd} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
-      cause: err,
-    });
-  }
 }
 
 /** The host namespace's own IPv4 addresses, read from the kernel's FIB (no `ip` process). */
@@ -83,11 +66,12 @@ export class EgressHost {
   }
 
   /**
-   * Gives `netns` a way out; the namespace's deletion removes it again (with the veth pair). Three processes
-   * (each a fork of the agent): made ahead in the slot pool, they still share the CPU with the guests
-   * starting meanwhile (six of them made a template spawn ~50% slower on 2 cores).
+   * What gives `netns` a way out: its addresses, and script lines (commands.ts) that make it once the
+   * namespace exists. The namespace's deletion removes it again (with the veth pair). The slot pool runs
+   * them with the slot's own setup, in one shell: made ahead, they still share the CPU with the guests
+   * starting meanwhile.
    */
-  async enable(netns: string): Promise<Egress> {
+  async plan(netns: string): Promise<{ egress: Egress; script: string[] }> {
     await this.#setUp();
     const used = await localIpv4s();
     let base = 0;
@@ -100,30 +84,36 @@ export class EgressHost {
       hostIp: ipv4(base + 1),
       nsIp: ipv4(base + 2),
     };
-    await run(
-      'ip',
-      ['-batch', '-'],
-      [
-        `link add ${egress.hostIf} type veth peer name up0 netns ${netns}`,
-        `addr add ${egress.hostIp}/30 dev ${egress.hostIf}`,
-        `link set ${egress.hostIf} up`,
-      ].join('\n'),
-    );
-    await run(
-      'ip',
-      ['-n', netns, '-batch', '-'],
-      [
-        `addr add ${egress.nsIp}/30 dev up0`,
-        'link set up0 up',
-        `route add default via ${egress.hostIp}`,
-      ].join('\n'),
-    );
-    // In the sandbox's namespace: forward the guest's packets and give them the veth's address.
-    await run(
-      'ip',
-      ['netns', 'exec', netns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward && exec nft -f -'],
-      'table ip amber {\n  chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; }\n}\n',
-    );
+    const script = [
+      withInput(
+        'ip -batch -',
+        [
+          `link add ${egress.hostIf} type veth peer name up0 netns ${netns}`,
+          `addr add ${egress.hostIp}/30 dev ${egress.hostIf}`,
+          `link set ${egress.hostIf} up`,
+        ].join('\n'),
+      ),
+      withInput(
+        `ip -n ${netns} -batch -`,
+        [
+          `addr add ${egress.nsIp}/30 dev up0`,
+          'link set up0 up',
+          `route add default via ${egress.hostIp}`,
+        ].join('\n'),
+      ),
+      // In the sandbox's namespace: forward the guest's packets and give them the veth's address.
+      withInput(
+        `ip netns exec ${netns} sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward && exec nft -f -'`,
+        'table ip amber {\n  chain post { type nat hook postrouting priority 100; oifname "up0" masquerade; }\n}',
+      ),
+    ];
+    return { egress, script };
+  }
+
+  /** Gives the existing namespace `netns` its way out now (a slot made without one). */
+  async enable(netns: string): Promise<Egress> {
+    const { egress, script } = await this.plan(netns);
+    await runScript(`egress of ${netns}`, script);
     return egress;
   }
 

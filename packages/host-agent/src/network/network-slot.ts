@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { AgentError } from '../errors.js';
+import { run, runScript, withInput } from './commands.js';
 import type { Egress } from './egress.js';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * Every guest gets the same address, in a network namespace of its own, so any snapshot restores into any
@@ -36,21 +32,6 @@ export function kernelNetArgs(): string {
   return `amber.ip=${GUEST_NET.guestIp}/${GUEST_NET.prefix} amber.gw=${GUEST_NET.hostIp}`;
 }
 
-async function ip(args: string[], input?: string): Promise<void> {
-  try {
-    const child = execFileAsync('ip', args);
-    if (input !== undefined) {
-      child.child.stdin?.end(input);
-    }
-    await child;
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new AgentError('internal', `ip ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
 /**
  * The start of the names of one agent's namespaces (`amber-<hash of its home>-`): an agent cleaning up after
  * a crash removes its own, never those of another agent on the same host.
@@ -59,50 +40,46 @@ export function namespacePrefix(home: string): string {
   return `amber-${createHash('sha256').update(resolve(home)).digest('hex').slice(0, 8)}-`;
 }
 
-/** The namespace `netns` with the tap a guest attaches to (slot-pool.ts hands them out). */
-export async function createNetworkSlot(netns: string): Promise<NetworkSlot> {
-  await ip(['netns', 'add', netns]);
+/**
+ * The namespace `netns` with the tap a guest attaches to (slot-pool.ts hands them out); `more`: script lines
+ * to run in the same shell once the namespace exists (its way out, egress.ts).
+ */
+export async function createNetworkSlot(netns: string, more: string[] = []): Promise<NetworkSlot> {
+  const tap = GUEST_NET.tap;
+  const setUp = [
+    'link set lo up',
+    `tuntap add ${tap} mode tap`,
+    `link set ${tap} address ${GUEST_NET.hostMac}`,
+    `addr add ${GUEST_NET.hostIp}/${GUEST_NET.prefix} dev ${tap}`,
+    `link set ${tap} up`,
+    // The guest's MAC is fixed, so the first connection after a restore skips an ARP round trip.
+    `neigh replace ${GUEST_NET.guestIp} lladdr ${GUEST_NET.mac} dev ${tap} nud permanent`,
+  ];
   try {
-    await ip(
-      ['-n', netns, '-batch', '-'],
-      [
-        'link set lo up',
-        `tuntap add ${GUEST_NET.tap} mode tap`,
-        `link set ${GUEST_NET.tap} address ${GUEST_NET.hostMac}`,
-        `addr add ${GUEST_NET.hostIp}/${GUEST_NET.prefix} dev ${GUEST_NET.tap}`,
-        `link set ${GUEST_NET.tap} up`,
-        // The guest's MAC is fixed, so the first connection after a restore skips an ARP round trip.
-        `neigh replace ${GUEST_NET.guestIp} lladdr ${GUEST_NET.mac} dev ${GUEST_NET.tap} nud permanent`,
-      ].join('\n'),
-    );
+    await runScript(`network slot ${netns}`, [
+      `ip netns add ${netns}`,
+      withInput(`ip -n ${netns} -batch -`, setUp.join('\n')),
+      ...more,
+    ]);
   } catch (err) {
+    // Names are 48 random bits under the agent's prefix: a failed `netns add` is not someone else's.
     await destroyNetworkSlot(netns);
     throw err;
   }
-  return {
-    netns,
-    nsPath: `/run/netns/${netns}`,
-    tap: GUEST_NET.tap,
-    mac: GUEST_NET.mac,
-    guestIp: GUEST_NET.guestIp,
-  };
+  return { netns, nsPath: `/run/netns/${netns}`, tap, mac: GUEST_NET.mac, guestIp: GUEST_NET.guestIp };
 }
 
 /** Deleting the namespace deletes the tap inside it. Idempotent. */
 export async function destroyNetworkSlot(netns: string): Promise<void> {
   try {
-    await execFileAsync('ip', ['netns', 'del', netns]);
+    await run('ip', ['netns', 'del', netns]);
   } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? '';
-    if (!/No such file|Invalid argument|does not exist/i.test(stderr)) {
-      throw new AgentError('internal', `ip netns del ${netns} failed: ${stderr.trim()}`, { cause: err });
-    }
+    if (!/No such file|Invalid argument|does not exist/i.test((err as Error).message)) throw err;
   }
 }
 
 export async function listNetworkSlots(prefix: string): Promise<string[]> {
-  const { stdout } = await execFileAsync('ip', ['netns', 'list']);
-  return stdout
+  return (await run('ip', ['netns', 'list']))
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
     .filter((name) => name.startsWith(prefix));

@@ -11,8 +11,9 @@ const REFILL_DELAY_MS = 200;
  * longest step of a restore's setup. Slots are named `<prefix><random>`; a slot is used once and
  * destroyed with its sandbox's runtime, so no traffic or state ever passes from one sandbox to the next.
  * After a crash, the next start of the agent removes every namespace under its prefix (recovery.ts).
- * With `addEgress`, each slot also gets its way out ahead (a veth and NAT: ~6 `ip`/`nft` processes, which
- * on the restore path made a resume ~3x slower); a sandbox without internet removes it again (egress.ts).
+ * With `planEgress`, each slot also gets its way out ahead (a veth and NAT: ~5 more `ip`/`nft` processes,
+ * which on the restore path made a resume ~3x slower); a sandbox without internet removes it again
+ * (egress.ts). Both run in one shell (commands.ts).
  */
 export class NetworkSlotPool {
   readonly #ready: NetworkSlot[] = [];
@@ -24,7 +25,7 @@ export class NetworkSlotPool {
     private readonly prefix: string,
     private readonly size: number,
     private readonly log: Logger,
-    private readonly addEgress?: (netns: string) => Promise<Egress>,
+    private readonly planEgress?: (netns: string) => Promise<{ egress: Egress; script: string[] }>,
   ) {}
 
   /** A ready slot if there is one, else a new one made now; then the pool refills in the background. */
@@ -52,14 +53,10 @@ export class NetworkSlotPool {
   }
 
   async #create(): Promise<NetworkSlot> {
-    const slot = await createNetworkSlot(`${this.prefix}${randomBytes(6).toString('hex')}`);
-    if (!this.addEgress) return slot;
-    try {
-      return { ...slot, egress: await this.addEgress(slot.netns) };
-    } catch (err) {
-      await destroyNetworkSlot(slot.netns);
-      throw err;
-    }
+    const netns = `${this.prefix}${randomBytes(6).toString('hex')}`;
+    const way = await this.planEgress?.(netns);
+    const slot = await createNetworkSlot(netns, way?.script);
+    return way ? { ...slot, egress: way.egress } : slot;
   }
 
   #refill(delayMs = REFILL_DELAY_MS): void {
