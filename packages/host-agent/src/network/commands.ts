@@ -8,30 +8,23 @@ import { AgentError } from '../errors.js';
 const execFileAsync = promisify(execFile);
 const END = 'AMBER_INPUT_END';
 
-/** Runs `cmd` (no shell); its stdout, or an AgentError carrying its stderr. */
-export async function run(cmd: string, args: string[], input?: string): Promise<string> {
+/** Runs `cmd` (no shell) with `input`, or nothing, on its stdin; its stdout, or an AgentError with its stderr. */
+export async function run(cmd: string, args: string[], input?: string, what = `${cmd} ${args.join(' ')}`) {
   try {
     const child = execFileAsync(cmd, args);
-    if (input !== undefined) child.child.stdin?.end(input);
+    // end() with no data writes nothing, so a child that exits without reading is no EPIPE.
+    if (input === undefined) child.child.stdin?.end();
+    else child.child.stdin?.end(input);
     return (await child).stdout;
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new AgentError('internal', `${cmd} ${args.join(' ')} failed: ${stderr || (err as Error).message}`, {
-      cause: err,
-    });
+    throw new AgentError('internal', `${what} failed: ${stderr || (err as Error).message}`, { cause: err });
   }
 }
 
 /** Runs shell lines in one `sh`, stopping at the first that fails (its stderr is in the error's message). */
 export async function runScript(what: string, lines: string[]): Promise<void> {
-  try {
-    const child = execFileAsync('sh', ['-ec', lines.join('\n')]);
-    child.child.stdin?.end();
-    await child;
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new AgentError('internal', `${what} failed: ${stderr || (err as Error).message}`, { cause: err });
-  }
+  await run('sh', ['-ec', lines.join('\n')], undefined, what);
 }
 
 /** A script line that runs `command` with `input` on its stdin (a quoted here-document: nothing expands). */
