@@ -30,6 +30,8 @@ export interface AgentConfig {
   tcgCacheMib: number;
   /** Shapes (vcpus, memory, image) with a QEMU launched ahead for restores (vm-pool.ts); 0 turns it off. */
   vmPoolShapes: number;
+  /** QEMUs kept launched ahead per pooled shape: two, so back-to-back restores never wait on a refill. */
+  vmPoolDepth: number;
   /** Each QEMU in a cgroup of its own (cgroups.ts): CPU quota, memory cap, thread bound. */
   cgroups: boolean;
   /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
@@ -113,6 +115,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     generationCap: numberFromEnv('AMBER_GENERATION_CAP', 10),
     tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
+    vmPoolDepth: countFromEnv('AMBER_VM_POOL_DEPTH', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
     // On, as users expect; off under `node --test` (it sets NODE_TEST_CONTEXT for test files and whatever they
     // spawn), so no test's sandbox can send a packet beyond the machine unless the test turns it on.

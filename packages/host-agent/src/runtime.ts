@@ -195,7 +195,7 @@ async function launchForRestore(
   phases: PhaseTimer,
   log: Logger,
   parts: Partial<PooledVm>,
-): Promise<PooledVm> {
+): Promise<Omit<PooledVm, 'name'>> {
   // Independent setup, side by side: overlay, network namespace, pager (opens the snapshot's files).
   const [overlay, slotResult, pagerResult] = await Promise.allSettled([
     createOverlay(disk, req.snapshot.diskPath, 'qcow2'),

@@ -15,6 +15,8 @@ import { launchVm } from './vm-launch.js';
 
 /** A QEMU waiting for a restore: in its namespace, guest RAM handed to a parked pager, disk a placeholder. */
 export interface PooledVm {
+  /** Its run dir's name, and its budget hold's. */
+  name: string;
   vm: Vm;
   pager: Pager;
   slot: NetworkSlot;
@@ -32,12 +34,12 @@ export function poolPaths(config: AgentConfig) {
  * QEMU launched ahead of the restores that will use it. Starting QEMU (exec, ~50 libraries to link, machine
  * setup, the shim's handoff) was ~40-55 ms of every resume and template spawn, a third of the time to
  * ready on TCG; a pooled VM only needs its disk attached (`blockdev-reopen`) and its pager told the
- * snapshot. One VM is kept per recently used shape (vcpus, memory, image; `config.vmPoolShapes` of
- * them); each is used once.
+ * snapshot. `config.vmPoolDepth` VMs are kept per recently used shape (vcpus, memory, image;
+ * `config.vmPoolShapes` of them); each is used once.
  */
 export class VmPool {
-  readonly #ready = new Map<string, PooledVm>();
-  readonly #launching = new Map<string, Promise<PooledVm | undefined>>();
+  readonly #ready = new Map<string, PooledVm[]>();
+  readonly #launching = new Map<string, Set<Promise<void>>>();
   #recent: string[] = [];
   #closed = false;
 
@@ -53,63 +55,67 @@ export class VmPool {
   async take(shape: VmShape): Promise<PooledVm | undefined> {
     const key = shapeKey(shape);
     this.#remember(key);
-    // Concurrent takes may wait on the same launch: only the one that finds the VM ready gets it.
-    if (!this.#ready.has(key)) await this.#launching.get(key);
-    const pooled = this.#ready.get(key);
-    this.#ready.delete(key);
-    // The restore reserves the sandbox's full share itself.
-    if (pooled) this.budget?.releaseHold(holdKey(key));
-    if (pooled && (!pooled.vm.running || pooled.pager.state !== 'parked')) {
+    // Concurrent takes may wait on the same launches: only those that find a VM ready get one.
+    const launching = this.#launching.get(key);
+    if (this.#readyOf(key).length === 0 && launching?.size) await Promise.race(launching);
+    const ready = this.#readyOf(key);
+    for (let pooled = ready.shift(); pooled; pooled = ready.shift()) {
+      // The restore reserves the sandbox's full share itself.
+      this.budget?.releaseHold(holdKey(pooled));
+      if (pooled.vm.running && pooled.pager.state === 'parked') return pooled;
       this.log.warn({ pid: pooled.vm.pid, pager: pooled.pager.state }, 'a pooled VM died while waiting');
       await discardPooled(pooled);
-      return undefined;
     }
-    return pooled;
+    return undefined;
   }
 
-  /** Keeps a VM of `shape` ready from now on (the agent's default shape, at start). */
+  /** How many VMs of `shape` are launched and waiting. */
+  readyCount(shape: VmShape): number {
+    return this.#ready.get(shapeKey(shape))?.length ?? 0;
+  }
+
+  /** Keeps VMs of `shape` ready from now on (the agent's default shape, at start). */
   prepare(shape: VmShape): void {
     this.#remember(shapeKey(shape));
     this.refill(shape);
   }
 
   /**
-   * Launches a VM of `shape` in the background unless one is ready or launching. Called once a restore of
-   * that shape is done, so the launch competes with a running guest, not with the restore.
+   * Launches VMs of `shape` in the background until `vmPoolDepth` are ready or launching. Called once a
+   * restore of that shape is done, so the launch competes with a running guest, not with the restore.
    */
   refill(shape: VmShape): void {
     const key = shapeKey(shape);
-    if (this.#closed || this.#ready.has(key) || this.#launching.has(key) || !this.#recent.includes(key))
-      return;
-    // Only speed is lost when the budget has no room for a QEMU ahead.
-    if (this.budget && !this.budget.tryHold(holdKey(key), POOLED_QEMU_MIB)) return;
-    const launching = launchPooled(this.config, this.slots, shape, this.log)
-      .then((pooled) => {
-        // Once closing, close() discards what is ready.
-        if (this.#closed || this.#recent.includes(key)) {
-          this.#ready.set(key, pooled);
-          return pooled;
-        }
-        this.budget?.releaseHold(holdKey(key));
-        this.#discardInBackground(pooled);
-        return undefined;
-      })
-      // Only speed is lost: a restore launches its own QEMU when none is pooled.
-      .catch((err) => {
-        this.log.warn({ err }, 'cannot launch a pooled VM');
-        this.budget?.releaseHold(holdKey(key));
-        return undefined;
-      })
-      .finally(() => this.#launching.delete(key));
+    if (this.#closed || !this.#recent.includes(key)) return;
+    const launching = this.#launching.get(key) ?? new Set<Promise<void>>();
     this.#launching.set(key, launching);
+    while (this.#readyOf(key).length + launching.size < this.config.vmPoolDepth) {
+      const name = randomBytes(6).toString('hex');
+      // Only speed is lost when the budget has no room for a QEMU ahead.
+      if (this.budget && !this.budget.tryHold(holdKey({ name }), POOLED_QEMU_MIB)) return;
+      const launch: Promise<void> = launchPooled(this.config, this.slots, shape, name, this.log)
+        .then((pooled) => {
+          // Once closing, close() discards what is ready.
+          if (this.#closed || this.#recent.includes(key)) return void this.#readyOf(key).push(pooled);
+          this.budget?.releaseHold(holdKey(pooled));
+          this.#discardInBackground(pooled);
+        })
+        // Only speed is lost: a restore launches its own QEMU when none is pooled.
+        .catch((err) => {
+          this.log.warn({ err }, 'cannot launch a pooled VM');
+          this.budget?.releaseHold(holdKey({ name }));
+        })
+        .finally(() => launching.delete(launch));
+      launching.add(launch);
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#launching.values());
-    for (const [key, pooled] of this.#ready) {
+    for (const launching of this.#launching.values()) await Promise.all(launching);
+    for (const pooled of [...this.#ready.values()].flat()) {
       await discardPooled(pooled);
-      this.budget?.releaseHold(holdKey(key));
+      this.budget?.releaseHold(holdKey(pooled));
     }
     this.#ready.clear();
   }
@@ -117,13 +123,17 @@ export class VmPool {
   #remember(key: string): void {
     this.#recent = [key, ...this.#recent.filter((k) => k !== key)];
     for (const old of this.#recent.splice(this.config.vmPoolShapes)) {
-      const pooled = this.#ready.get(old);
-      this.#ready.delete(old);
-      if (pooled) {
-        this.budget?.releaseHold(holdKey(old));
+      for (const pooled of this.#readyOf(old).splice(0)) {
+        this.budget?.releaseHold(holdKey(pooled));
         this.#discardInBackground(pooled);
       }
     }
+  }
+
+  #readyOf(key: string): PooledVm[] {
+    const ready = this.#ready.get(key) ?? [];
+    this.#ready.set(key, ready);
+    return ready;
   }
 
   #discardInBackground(pooled: PooledVm): void {
@@ -131,8 +141,8 @@ export class VmPool {
   }
 }
 
-function holdKey(key: string): string {
-  return `pool:${key}`;
+function holdKey(pooled: Pick<PooledVm, 'name'>): string {
+  return `pool:${pooled.name}`;
 }
 
 function shapeKey(shape: VmShape): string {
@@ -149,9 +159,9 @@ async function launchPooled(
   config: AgentConfig,
   slots: NetworkSlotPool,
   shape: VmShape,
+  name: string,
   log: Logger,
 ): Promise<PooledVm> {
-  const name = randomBytes(6).toString('hex');
   const { dir, memoryPrefix } = poolPaths(config);
   const runDir = join(dir, name);
   const memoryFile = join(config.shmDir, `${memoryPrefix}${name}.mem`);
@@ -187,7 +197,7 @@ async function launchPooled(
         throw new Error(`pooled QEMU exited before its handoff (code ${exit.code})`);
       }),
     ]);
-    return { vm, pager, slot, memoryFile, ...(cgroup && { cgroup }) };
+    return { name, vm, pager, slot, memoryFile, ...(cgroup && { cgroup }) };
   } catch (err) {
     await vm?.kill();
     await removeVmCgroup(cgroup);

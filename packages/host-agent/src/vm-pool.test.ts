@@ -1,0 +1,84 @@
+// The VM pool on real QEMUs: `vmPoolDepth` launched ahead per shape, each within the memory budget, each
+// taken once, and none left running after close.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import type { VmShape } from './guest-vm.js';
+import { MemoryBudget } from './memory-budget.js';
+import { POOLED_QEMU_MIB } from './qemu-overhead.js';
+import { startTestAgent, type TestAgent } from './test-support/test-agent.js';
+import { discardPooled, type PooledVm, VmPool } from './vm-pool.js';
+
+let t: TestAgent;
+let shape: VmShape;
+before(async () => {
+  // The agent's own pool is off: the tests below drive pools of their own on its network slots.
+  t = await startTestAgent({ vmPoolShapes: 0 });
+  shape = { vcpus: 1, memoryMib: 256, image: t.agent.manager.image };
+});
+after(async () => {
+  await t?.stop();
+});
+
+function newPool(budget: MemoryBudget) {
+  const config = { ...t.agent.config, vmPoolShapes: 2, vmPoolDepth: 2 };
+  return new VmPool(config, t.agent.manager.slots, pino({ level: 'silent' }), budget);
+}
+
+async function until(check: () => boolean, what: string) {
+  const deadline = Date.now() + 120_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const alive = (pooled: PooledVm) => pooled.vm.running && pooled.pager.state === 'parked';
+
+test('two VMs wait per shape; back-to-back takes both get one; a refill launches two again', async () => {
+  const budget = new MemoryBudget(4096);
+  const pool = newPool(budget);
+  const taken: PooledVm[] = [];
+  try {
+    pool.prepare(shape);
+    assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'two pooled QEMUs hold the budget from their launch');
+    await until(() => pool.readyCount(shape) === 2, 'two VMs are ready');
+    const first = await pool.take(shape);
+    const second = await pool.take(shape);
+    assert.ok(first && second, 'both takes found a VM');
+    taken.push(first, second);
+    assert.notEqual(first.vm.pid, second.vm.pid);
+    assert.ok(alive(first) && alive(second), 'both are running QEMUs with parked pagers');
+    assert.equal(budget.heldMib, 0, 'a taken VM gives its hold back (its restore reserves the full share)');
+
+    pool.refill(shape);
+    assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'the refill holds for two at once');
+    // A take while both launch waits for the first of them instead of returning empty-handed.
+    const third = await pool.take(shape);
+    assert.ok(third && alive(third), 'a take waits for a launching VM');
+    taken.push(third);
+  } finally {
+    await pool.close();
+    for (const pooled of taken) await discardPooled(pooled);
+  }
+  assert.equal(budget.heldMib, 0, 'close gives back every hold');
+  for (const pooled of taken) assert.equal(existsSync(pooled.vm.spec.runDir), false);
+});
+
+test('the pool launches only what the budget has room for, and close ends what it launched', async () => {
+  const budget = new MemoryBudget(POOLED_QEMU_MIB + 10);
+  const pool = newPool(budget);
+  pool.prepare(shape);
+  assert.equal(budget.heldMib, POOLED_QEMU_MIB, 'room for one pooled QEMU, not two');
+  const pooled = await pool.take(shape);
+  assert.ok(pooled && alive(pooled));
+  // Still launching when the pool closes: close waits for it and ends it (the agent's stop checks no
+  // QEMU, namespace or run dir is left).
+  pool.refill(shape);
+  assert.equal(budget.heldMib, POOLED_QEMU_MIB);
+  await pool.close();
+  await discardPooled(pooled);
+  assert.equal(budget.heldMib, 0);
+  assert.equal(await pool.take(shape), undefined, 'a closed pool has nothing');
+});
