@@ -129,7 +129,8 @@ export async function restoreSandbox(
     const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
     await vm.resume();
     const envd = new EnvdClient(slot.nsPath, GUEST_NET.guestIp);
-    const ready = await envd.initWhenReady(config.bootTimeoutMs, () => vm.running, held);
+    const guest = { alive: () => vm.running, idle: () => vm.waitIdle({ quietMs: 200, maxMs: 300 }) };
+    const ready = await envd.initWhenReady(config.bootTimeoutMs, guest, held);
     phases.mark('ready');
     if (ready.connection === 'new' && ready.resumeError)
       log.warn({ err: ready.resumeError }, 'the resumed envd connection did not answer; a new one did');

@@ -33,8 +33,24 @@ export interface HeldConnection {
 /** How a restored guest was reached: on its resumed connection, or (after `resumeError`) a new one. */
 export type ReadyOutcome = { connection: 'resumed' } | { connection: 'new'; resumeError?: unknown };
 
-/** A rebuilt connection normally answers in ~100 ms even on an emulated CPU; past this it is written off. */
-const RESUMED_CONNECTION_TIMEOUT_MS = 3000;
+/**
+ * A rebuilt connection normally answers in ~100 ms even on an emulated CPU. Past this without an answer, it
+ * is written off as soon as the guest is idle: a guest still busy (on a loaded host, 20 restores sharing 2
+ * cores) is on its way to the answer, and the fresh connection that would replace it costs the guest a
+ * handshake, an accept and cold code on top.
+ */
+const RESUMED_CONNECTION_PATIENCE_MS = 3000;
+/** How often, past that, a busy guest is looked at again. */
+const RESUMED_CONNECTION_RECHECK_MS = 500;
+/** An answer later than this may have set the clock that much behind (the skew allowed is 1 s). */
+const LATE_ANSWER_MS = 500;
+
+/** What the client may ask of the VM while it waits for the guest. */
+export interface GuestWatch {
+  alive(): boolean;
+  /** True if the guest's vCPUs are still: it is not working toward an answer. */
+  idle(): Promise<boolean>;
+}
 
 export interface ExecOptions {
   cmd: string;
@@ -125,36 +141,63 @@ export class EnvdClient {
    * connection the guest held open when it was captured, rebuilt (no handshake, no accept in the guest);
    * if it does not answer, fresh connections take over.
    */
-  async initWhenReady(
-    timeoutMs: number,
-    alive: () => boolean = () => true,
-    resumed?: Socket,
-  ): Promise<ReadyOutcome> {
+  async initWhenReady(timeoutMs: number, guest: GuestWatch, resumed?: Socket): Promise<ReadyOutcome> {
     const deadline = Date.now() + timeoutMs;
     let resumeError: unknown;
     if (resumed) {
       try {
-        const wait = Math.min(RESUMED_CONNECTION_TIMEOUT_MS, timeoutMs);
-        await this.init({ timestamp: Date.now() }, wait, resumed);
+        const sent = Date.now();
+        await this.#initResumed(resumed, deadline, guest);
+        // The guest adds the time since it read the request, not since it was sent: a late answer may have
+        // set a clock seconds behind, and a new request on a now responsive guest sets it right.
+        if (Date.now() - sent > LATE_ANSWER_MS) await this.init({ timestamp: Date.now() });
         return { connection: 'resumed' };
       } catch (err) {
         resumed.destroy();
         resumeError = err;
       }
     }
-    for (;;) {
-      if (!alive()) throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
+    let lastError = resumeError;
+    for (let left = deadline - Date.now(); left > 0; left = deadline - Date.now()) {
+      if (!guest.alive())
+        throw new AgentError('unavailable', 'the VM exited before its guest agent answered');
       try {
-        await this.init({ timestamp: Date.now() }, Math.min(5000, deadline - Date.now()));
+        await this.init({ timestamp: Date.now() }, Math.min(5000, left));
         return { connection: 'new', resumeError };
       } catch (err) {
-        if (Date.now() > deadline) {
-          throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`, {
-            cause: err,
-          });
-        }
+        lastError = err;
         await new Promise((r) => setTimeout(r, 20));
       }
+    }
+    throw new AgentError('deadline_exceeded', `the guest agent did not answer within ${timeoutMs} ms`, {
+      cause: lastError,
+    });
+  }
+
+  async #initResumed(socket: Socket, deadline: number, guest: GuestWatch): Promise<void> {
+    const started = Date.now();
+    const answer = this.init({ timestamp: started }, Math.max(1, deadline - started), socket).then(
+      () => ({ answered: true as const }),
+      (err: unknown) => ({ answered: true as const, err }),
+    );
+    let wait = RESUMED_CONNECTION_PATIENCE_MS;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        answer,
+        new Promise<{ answered: false }>((r) => {
+          timer = setTimeout(() => r({ answered: false }), wait);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome.answered) {
+        if ('err' in outcome) throw outcome.err;
+        return;
+      }
+      if (!guest.alive()) throw new Error('the VM exited');
+      if (await guest.idle())
+        throw new Error(`no answer in ${Date.now() - started} ms, and the guest is idle`);
+      wait = RESUMED_CONNECTION_RECHECK_MS;
     }
   }
 
