@@ -141,3 +141,42 @@ test('outbound rules: denyOut blocks, allowOut wins over a denyOut of everything
   assert.deepEqual(await seen(allow), [false, true], 'an update while paused applies on resume');
   await Promise.all([deny, allow].map((id) => t.client.destroySandbox({ sandboxId: id })));
 });
+
+test('a resumed guest sends nothing its sandbox may not, not even before it is ready', async () => {
+  const [a, b] = inet.servers;
+  const [closed, ruled] = await Promise.all([
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, allowInternet: false } }),
+    t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3600, egress: { denyOut: [a] } } }),
+  ]);
+  const [without, denied] = [closed, ruled].map((c) => c.sandbox?.id ?? '') as [string, string];
+  // In each guest, a process knocking on a forbidden server every 5 ms, counting the doors that opened: it
+  // runs again from the first instruction after a resume, before the guest agent has answered.
+  const knock = (host: string) =>
+    `setInterval(() => require("net").connect({ host: "${host}", port: ${inet.port} }).on("error", () => {}).on("connect", () => require("fs").appendFileSync("/root/opened", "x")), 5)`;
+  for (const [id, host] of [
+    [without, a],
+    [denied, a],
+  ] as const) {
+    await execText(t.client, id, 'sh', ['-c', `printf '%s' '${knock(host)}' > /root/knock.js`]);
+    const started = await execText(t.client, id, 'sh', ['-c', 'nohup node /root/knock.js >/dev/null 2>&1 &']);
+    assert.equal(started.exitCode, 0, started.stderr);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = inet.accepted.length;
+  for (const id of [without, denied]) {
+    await t.client.pauseSandbox({ sandboxId: id });
+    await t.client.resumeSandbox({ sandboxId: id });
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(inet.accepted.length, before, 'the stand-in internet saw no connection from either');
+  for (const id of [without, denied]) {
+    const opened = await execText(t.client, id, 'sh', [
+      '-c',
+      'cat /root/opened 2>/dev/null; pgrep -f "^node /root/knock.js"',
+    ]);
+    assert.match(opened.stdout, /^\d+\n?$/, `the knocker still runs, and no door opened (${opened.stdout})`);
+  }
+  // What they may reach, they still reach: the rules are in force, not a dead network.
+  assert.equal(await reach(denied, b, inet.port), `connected internet ${b}`);
+  await Promise.all([without, denied].map((id) => t.client.destroySandbox({ sandboxId: id })));
+});

@@ -9,6 +9,7 @@ import { EnvdClient } from './envd/envd-client.js';
 import { resumeHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { vmSpec } from './guest-vm.js';
+import type { Egress } from './network/egress.js';
 import { destroyNetworkSlot, GUEST_NET, type NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
 import { PhaseTimer } from './phase-timer.js';
@@ -26,6 +27,12 @@ export interface BootRequest {
   memoryMib: number;
   image: Image;
   paths: SandboxPaths;
+  /**
+   * Gives the slot the way out the sandbox asked for (or takes it away) and returns it; called before the
+   * guest runs, so no packet leaves on a slot's default (a resumed guest's processes run from the first
+   * instruction).
+   */
+  network: (slot: NetworkSlot) => Promise<Egress | undefined>;
 }
 
 /**
@@ -46,6 +53,7 @@ export async function bootSandbox(
   let vm: Vm | undefined;
   let cgroup: SandboxRuntime['cgroup'];
   try {
+    const egress = await req.network(slot);
     const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
     ({ vm, cgroup } = await launchVm(
       config,
@@ -70,6 +78,7 @@ export async function bootSandbox(
       slot,
       envd,
       disk,
+      ...(egress && { egress }),
       expectedExit: false,
       gone: new AbortController(),
       ...(cgroup && { cgroup }),
@@ -123,7 +132,10 @@ export async function restoreSandbox(
     const { vm, pager, slot, cgroup } = pooled
       ? await usePooled(pooled, req, disk, phases)
       : await launchForRestore(config, slots, req, disk, phases, log, parts);
-    await loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true });
+    const [, egress] = await Promise.all([
+      loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true }),
+      req.network(slot),
+    ]);
     phases.mark('devices');
     // Before `cont`: what the socket sends waits in the tap until the guest runs.
     const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
@@ -152,6 +164,7 @@ export async function restoreSandbox(
       envd,
       pager,
       disk,
+      ...(egress && { egress }),
       expectedExit: false,
       gone: new AbortController(),
       envdConnection: ready.connection,

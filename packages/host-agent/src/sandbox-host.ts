@@ -2,7 +2,9 @@ import type { Image } from '@amber/image';
 import type { AgentConfig } from './config.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 import type { MemoryBudget } from './memory-budget.js';
+import type { Egress } from './network/egress.js';
 import type { EgressRules } from './network/egress-rules.js';
+import type { NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
 import type { Sandbox, SandboxPaths, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { VmPool } from './vm-pool.js';
@@ -34,8 +36,8 @@ export interface SandboxHost {
   }): Sandbox;
   reserveMemory(sandbox: Sandbox): void;
   attach(sandbox: Sandbox, runtime: SandboxRuntime): void;
-  /** Opens the sandbox's way out if it has internet; call once its runtime is attached. */
-  openEgress(sandbox: Sandbox): Promise<void>;
+  /** Gives the slot the sandbox will run in its way out (or none), before the guest runs. */
+  openEgress(sandbox: Sandbox, slot: NetworkSlot): Promise<Egress | undefined>;
   release(sandbox: Sandbox): Promise<void>;
   forget(sandbox: Sandbox): Promise<void>;
   destroy(id: string): Promise<void>;

@@ -12,9 +12,9 @@ import { pauseEveryRunning, type StopReport } from './graceful-stop.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
-import { EgressHost } from './network/egress.js';
+import { type Egress, EgressHost } from './network/egress.js';
 import { type EgressRules, noRules } from './network/egress-rules.js';
-import { namespacePrefix } from './network/network-slot.js';
+import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
 import { qemuOverheadMib } from './qemu-overhead.js';
@@ -189,11 +189,17 @@ export class SandboxManager implements SandboxHost {
         const runtime = await bootSandbox(
           this.config,
           this.slots,
-          { id: sandbox.id, vcpus: sandbox.vcpus, memoryMib: sandbox.memoryMib, image: this.image, paths },
+          {
+            id: sandbox.id,
+            vcpus: sandbox.vcpus,
+            memoryMib: sandbox.memoryMib,
+            image: this.image,
+            paths,
+            network: (slot) => this.openEgress(sandbox, slot),
+          },
           log,
         );
         this.attach(sandbox, runtime);
-        await this.openEgress(sandbox);
         sandbox.state = 'running';
         await this.persist(sandbox);
         log.info({ ms: Date.now() - started, memoryMib: sandbox.memoryMib }, 'sandbox running');
@@ -274,17 +280,20 @@ export class SandboxManager implements SandboxHost {
     });
   }
 
-  /** Gives a just-started sandbox the way out it asked for; its slot usually has it already. */
-  async openEgress(sandbox: Sandbox): Promise<void> {
-    const runtime = sandbox.runtime;
-    if (!runtime) return;
-    const made = runtime.slot.egress;
-    if (sandbox.allowInternet) {
-      runtime.egress = made ?? (await this.egress.enable(runtime.slot.netns));
-      // The one process its rules cost a resume; a fresh namespace has none to clear.
-      const rules = sandbox.egressRules;
-      if (rules && !noRules(rules)) await this.egress.applyRules(runtime.slot.netns, rules);
-    } else if (made) await this.egress.disable(runtime.slot.netns);
+  /**
+   * Gives the slot a starting sandbox will run in the way out it asked for, before its guest runs; the slot
+   * usually has it already. Returns the way out, if any.
+   */
+  async openEgress(sandbox: Sandbox, slot: NetworkSlot): Promise<Egress | undefined> {
+    if (!sandbox.allowInternet) {
+      if (slot.egress) await this.egress.disable(slot.netns);
+      return undefined;
+    }
+    const egress = slot.egress ?? (await this.egress.enable(slot.netns));
+    // The one process its rules cost a resume; a fresh namespace has none to clear.
+    const rules = sandbox.egressRules;
+    if (rules && !noRules(rules)) await this.egress.applyRules(slot.netns, rules);
+    return egress;
   }
 
   /**

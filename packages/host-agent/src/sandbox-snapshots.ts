@@ -192,11 +192,11 @@ export class SandboxSnapshots {
           paths,
           snapshot,
           prefetch: await prefetchOption(policy, join(paths.snapshot, WORKING_SET)),
+          network: (slot) => this.manager.openEgress(sandbox, slot),
         },
         this.log.child({ sandbox: sandbox.id }),
       );
       this.manager.attach(sandbox, runtime);
-      await this.manager.openEgress(sandbox);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
       sandbox.error = '';

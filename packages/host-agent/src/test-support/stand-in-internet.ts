@@ -1,8 +1,10 @@
 // A stand-in "internet" for egress tests: a network namespace this process creates, joined to the host by a
 // veth, with two server addresses in a documentation range (never routed beyond this machine). One server
-// listens on both and answers "internet <the address it was reached on>". Agents under test are confined to
+// listens on both and answers "internet <the address it was reached on>", and reports every connection it
+// accepts. Agents under test are confined to
 // `allow` (AgentConfig.egressAllow), so no packet from a guest can leave the machine.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 export interface StandInInternet {
   /** The host's end of the veth (an address of the host: sandboxes must not reach it). */
@@ -12,6 +14,8 @@ export interface StandInInternet {
   port: number;
   /** The CIDR covering exactly the servers, for egressAllow. */
   allow: string;
+  /** The source address of every connection the server accepted, in order. */
+  accepted: string[];
   stop(): void;
 }
 
@@ -26,6 +30,7 @@ export async function startStandInInternet(net: string, tag: string): Promise<St
   const host = `${net}.1`;
   const servers: [string, string] = [`${net}.2`, `${net}.3`];
   const port = 8080;
+  const accepted: string[] = [];
   ip('netns', 'add', ns);
   let server: ChildProcess | undefined;
   const stop = () => {
@@ -49,17 +54,21 @@ export async function startStandInInternet(net: string, tag: string): Promise<St
       ns,
       process.execPath,
       '-e',
-      `require('net').createServer((s) => s.end('internet ' + s.localAddress + '\\n')).listen(${port}, '0.0.0.0', () => console.log('up'))`,
+      `require('net').createServer((s) => { console.log('from ' + s.remoteAddress); s.end('internet ' + s.localAddress + '\\n'); }).listen(${port}, '0.0.0.0', () => console.log('up'))`,
     ]);
+    const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      if (line.startsWith('from ')) accepted.push(line.slice(5));
+    });
     await new Promise<void>((resolve, reject) => {
-      server?.stdout?.once('data', () => resolve());
+      lines.once('line', () => resolve());
       server?.once('exit', (code) => reject(new Error(`the stand-in server exited (${code})`)));
     });
   } catch (err) {
     stop();
     throw err;
   }
-  return { host, servers, port, allow: `${servers[0]}/31`, stop };
+  return { host, servers, port, allow: `${servers[0]}/31`, accepted, stop };
 }
 
 /** A Node one-liner for the guest: tries `host:port` for up to 3 s, prints 'connected <line>' or the error. */
