@@ -132,10 +132,13 @@ export async function restoreSandbox(
     const { vm, pager, slot, cgroup } = pooled
       ? await usePooled(pooled, req, disk, phases)
       : await launchForRestore(config, slots, req, disk, phases, log, parts);
-    const [, egress] = await Promise.all([
+    // Both settle before anything is torn down: the catch below must not pull the VM from under QMP.
+    const [devices, network] = await Promise.allSettled([
       loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true }),
       req.network(slot),
     ]);
+    for (const step of [devices, network]) if (step.status === 'rejected') throw step.reason;
+    const egress = network.status === 'fulfilled' ? network.value : undefined;
     phases.mark('devices');
     // Before `cont`: what the socket sends waits in the tap until the guest runs.
     const held = await resumeHeldConnection(req.snapshot.connectionPath, slot.nsPath, log);
