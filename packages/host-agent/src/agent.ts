@@ -43,7 +43,12 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
   manager.startReaper();
   void manager.slots.fill(); // in the background: the first sandbox need not wait for a namespace
   // And a QEMU for the first restore (resume or template spawn) of a default-sized sandbox.
-  manager.pool.prepare({ vcpus: config.defaults.vcpus, memoryMib: config.defaults.memoryMib, image });
+  manager.pool.prepare({
+    vcpus: config.defaults.vcpus,
+    memoryMib: config.defaults.memoryMib,
+    image,
+    hpet: config.guestHpet,
+  });
   const server = await startRpcServer(manager, config.listen, config.token);
   const tunnel = await startGuestTunnel(manager, tunnelPath(config.home), log.child({ component: 'tunnel' }));
   log.info(

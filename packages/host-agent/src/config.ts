@@ -34,6 +34,8 @@ export interface AgentConfig {
   vmPoolDepth: number;
   /** Each QEMU in a cgroup of its own (cgroups.ts): CPU quota, memory cap, thread bound. */
   cgroups: boolean;
+  /** New guests get QEMU's HPET (off by default: guest-vm.ts); a snapshot taken with one keeps it. */
+  guestHpet: boolean;
   /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
   allowInternetByDefault: boolean;
   /** How long a boot or restore may take to reach a healthy guest agent (TCG is slow; KVM ~10x faster). */
@@ -117,6 +119,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     vmPoolDepth: countFromEnv('AMBER_VM_POOL_DEPTH', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
+    guestHpet: switchFromEnv('AMBER_GUEST_HPET', false),
     // On, as users expect; off under `node --test` (it sets NODE_TEST_CONTEXT for test files and whatever they
     // spawn), so no test's sandbox can send a packet beyond the machine unless the test turns it on.
     allowInternetByDefault: switchFromEnv(

@@ -1,8 +1,10 @@
 // SIGTERM of the agent (what `amber down` sends) pauses every running sandbox before it exits, on real VMs:
 // the next agent has them paused with their memory, processes and disk as they were at the stop; one whose
 // pause fails is reported by id and left running, and the next agent adopts it with nothing lost.
+// The next agent is also an upgrade: the first one gives its guests an HPET (as Amber did before turning it
+// off), so their snapshots must restore into VMs that have one, while the new agent's own VMs have none.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,19 @@ import { SandboxState } from '@amber/proto/hostagent';
 import { type AgentChild, logEntries, spawnAgentChild } from './test-support/agent-child.js';
 import { readSequence, sequenceLength, startSequenceWriter } from './test-support/sequence-writer.js';
 import { readText, writeText } from './test-support/test-agent.js';
+
+function qemuCommandLines(): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .flatMap((pid) => {
+      try {
+        return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')];
+      } catch {
+        return []; // gone meanwhile
+      }
+    })
+    .filter((line) => line.startsWith('qemu-system'));
+}
 
 function isRunning(pid: number): boolean {
   try {
@@ -22,7 +37,7 @@ function isRunning(pid: number): boolean {
 
 test('SIGTERM pauses every running sandbox; the next agent resumes them with nothing lost', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'amber-stop-test-'));
-  let agent: AgentChild = await spawnAgentChild(home);
+  let agent: AgentChild = await spawnAgentChild(home, { AMBER_GUEST_HPET: '1' });
   t.after(async () => {
     agent.child.kill('SIGKILL');
     agent.close();
@@ -106,7 +121,15 @@ test('SIGTERM pauses every running sandbox; the next agent resumes them with not
     );
     await sequenceLength(agent.client, id, at); // the writer is alive and continues without a gap
     assert.equal(await readText(agent.client, id, `/root/${name}`), `${name}\n`);
+    const record = JSON.parse(readFileSync(join(home, 'sandboxes', id, 'sandbox.json'), 'utf8'));
+    assert.equal(record.live.vm.hpet, true, `${name} runs in a VM with the HPET its snapshot has`);
   }
+  // The default shape's pooled QEMUs, launched by the new agent at its start, have none.
+  const pooled = qemuCommandLines().filter(
+    (line) => line.includes(join(home, 'pool')) && line.includes('512M'),
+  );
+  assert.ok(pooled.length > 0, 'the new agent keeps pooled QEMUs of the default shape');
+  for (const line of pooled) assert.match(line, /hpet=off/);
   // Its VM ran on, waiting for the next agent: what it wrote after its last snapshot is still there.
   assert.equal(await readText(agent.client, failing, '/root/kept'), 'kept\n');
   assert.equal(await readText(agent.client, failing, '/root/lost'), 'lost\n');

@@ -8,7 +8,7 @@ import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
 import { resumeHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
-import { vmSpec } from './guest-vm.js';
+import { type VmShape, vmSpec } from './guest-vm.js';
 import type { Egress } from './network/egress.js';
 import { destroyNetworkSlot, GUEST_NET, type NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
@@ -57,7 +57,7 @@ export async function bootSandbox(
     const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
     ({ vm, cgroup } = await launchVm(
       config,
-      vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
+      vmSpec(config, { ...req, hpet: config.guestHpet }, place, slot, { path: disk, format: 'qcow2' }),
       log,
     ));
     const envd = await connectEnvd(vm, slot, config.bootTimeoutMs);
@@ -126,12 +126,18 @@ export async function restoreSandbox(
   const phases = new PhaseTimer();
   await Promise.all([rm(req.paths.memory, { force: true }), removeLiveDisks(req.paths.snapshot)]);
   const disk = newLiveDisk(req.paths.snapshot);
-  const pooled = await pool.take(req);
+  const shape: VmShape = {
+    vcpus: req.vcpus,
+    memoryMib: req.memoryMib,
+    image: req.image,
+    hpet: req.snapshot.hpet,
+  };
+  const pooled = await pool.take(shape);
   const parts: Partial<PooledVm> = {};
   try {
     const { vm, pager, slot, cgroup } = pooled
       ? await usePooled(pooled, req, disk, phases)
-      : await launchForRestore(config, slots, req, disk, phases, log, parts);
+      : await launchForRestore(config, slots, req, shape, disk, phases, log, parts);
     // Both settle before anything is torn down: the catch below must not pull the VM from under QMP.
     const [devices, network] = await Promise.allSettled([
       loadStateFile(vm, req.snapshot.devicesPath, { ignoreShared: true }),
@@ -185,7 +191,7 @@ export async function restoreSandbox(
     await rm(disk, { force: true });
     throw err;
   } finally {
-    pool.refill(req);
+    pool.refill(shape);
   }
 }
 
@@ -208,6 +214,7 @@ async function launchForRestore(
   config: AgentConfig,
   slots: NetworkSlotPool,
   req: RestoreRequest,
+  shape: VmShape,
   disk: string,
   phases: PhaseTimer,
   log: Logger,
@@ -235,7 +242,7 @@ async function launchForRestore(
   const { pager, slot } = parts as PooledVm;
   const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
   const spec: VmSpec = {
-    ...vmSpec(config, req, place, slot, { path: disk, format: 'qcow2' }),
+    ...vmSpec(config, shape, place, slot, { path: disk, format: 'qcow2' }),
     incoming: true,
     uffd: { socketPath: req.paths.pagerSocket, trackDirty: true, reconnectMs: config.pagerReconnectMs },
   };

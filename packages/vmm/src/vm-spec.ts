@@ -18,6 +18,12 @@ export interface VmSpec {
   accel: Accel;
   /** TCG's translation cache (tb-size); ignored under KVM. */
   tcgCacheMib?: number;
+  /**
+   * Keep QEMU's HPET (the pc machine's default). Off unless asked for: a Linux guest leaves it as an idle
+   * broadcast timer, yet QEMU's emulation still wakes every 4 ms. Part of the device state, so a snapshot
+   * taken with it restores only into a VM that has it (`deviceStateHasHpet`).
+   */
+  hpet?: boolean;
   /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
   incoming?: boolean;
   /** Lazy memory: LD_PRELOAD the shim, which hands guest RAM's userfaultfd to a pager on `socketPath`. */
@@ -64,7 +70,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     '-name',
     `amber,debug-threads=on`,
     '-M',
-    'pc,memory-backend=mem',
+    `pc,memory-backend=mem${spec.hpet ? '' : ',hpet=off'}`,
     ...accelArgs(spec.accel, spec.vcpus, spec.tcgCacheMib),
     '-bios',
     '/usr/share/qemu/qboot.rom',

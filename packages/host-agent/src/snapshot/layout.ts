@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { access, link, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Header, SnapshotDir } from '@amber/memsnap';
+import { deviceStateHasHpet } from '@amber/vmm';
 import { AgentError } from '../errors.js';
 
 const LIVE_DISK = /^live\..+\.qcow2$/;
@@ -77,6 +78,8 @@ export interface CommittedSnapshot {
   diskPath: string;
   /** Optional: a generation captured without a held envd connection has none. */
   connectionPath: string;
+  /** Its device state has an HPET, so only a VM with one can load it. */
+  hpet: boolean;
 }
 
 /** The last committed snapshot in `dir`, or undefined if there is none. Throws if it is incomplete. */
@@ -95,7 +98,7 @@ export async function readCommitted(dir: string): Promise<CommittedSnapshot | un
       throw new AgentError('internal', `snapshot in ${dir} is incomplete: ${path} is missing`, { cause });
     });
   }
-  return committed;
+  return { ...committed, hpet: await deviceStateHasHpet(committed.devicesPath) };
 }
 
 export async function requireCommitted(dir: string, what: string): Promise<CommittedSnapshot> {
