@@ -100,7 +100,15 @@ describe('the memory budget', () => {
 
 describe('time to live', () => {
   test('a running sandbox expires and is destroyed; a paused one does not; ping extends', async () => {
-    const expiring = await create({ ttlSeconds: 3 });
+    const { sandbox: first } = await t.client.createSandbox({ spec: { memoryMib: 256, ttlSeconds: 3 } });
+    const ready = Date.now();
+    assert.ok(first);
+    // Its time counts from ready, not from the request: a boot here takes longer than the whole TTL.
+    assert.ok(
+      Number(first.expiresAtMs) > ready + 2000,
+      `expires ${Number(first.expiresAtMs) - ready} ms after the create returned`,
+    );
+    const expiring = first.id;
     const held = footprint(t.agent, expiring);
     // Long enough to pause or ping them before they expire on a slow machine; waited out below.
     const paused = await create({ ttlSeconds: 8 });

@@ -201,6 +201,8 @@ export class SandboxManager implements SandboxHost {
         );
         this.attach(sandbox, runtime);
         sandbox.state = 'running';
+        // From ready, as after a restore: a boot on an emulated CPU takes seconds of the sandbox's time.
+        sandbox.expiresAtMs = Date.now() + sandbox.ttlSeconds * 1000;
         await this.persist(sandbox);
         log.info({ ms: Date.now() - started, memoryMib: sandbox.memoryMib }, 'sandbox running');
       });
