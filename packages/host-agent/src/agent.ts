@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { ensureImage, type Image } from '@amber/image';
+import { resolveMachineType } from '@amber/vmm';
 import { type Logger, pino } from 'pino';
 import { type AgentConfig, loadConfig } from './config.js';
 import type { StopReport } from './graceful-stop.js';
+import { newGuestMachine } from './guest-vm.js';
 import { recoverSandboxes } from './recovery.js';
 import type { HostAgentConnection } from './rpc/client.js';
 import { assertListenAllowed } from './rpc/listen-address.js';
@@ -31,7 +33,9 @@ export interface RunningAgent {
 }
 
 export async function startAgent(options: AgentOptions = {}): Promise<RunningAgent> {
-  const config = loadConfig(options.config);
+  const loaded = loadConfig(options.config);
+  // Versioned, so every snapshot records the type its VM really had, not an alias a QEMU upgrade moves.
+  const config = { ...loaded, machine: await resolveMachineType(loaded.machine) };
   const log = options.log ?? pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' });
   // Before anything starts (recovery, network slots, a pooled QEMU): a refusal leaves nothing running.
   assertListenAllowed(config.listen, config.token);
@@ -47,7 +51,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<RunningAge
     vcpus: config.defaults.vcpus,
     memoryMib: config.defaults.memoryMib,
     image,
-    hpet: config.guestHpet,
+    ...newGuestMachine(config),
   });
   const server = await startRpcServer(manager, config.listen, config.token);
   const tunnel = await startGuestTunnel(manager, tunnelPath(config.home), log.child({ component: 'tunnel' }));

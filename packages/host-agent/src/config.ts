@@ -36,6 +36,11 @@ export interface AgentConfig {
   cgroups: boolean;
   /** New guests get QEMU's HPET (off by default: guest-vm.ts); a snapshot taken with one keeps it. */
   guestHpet: boolean;
+  /**
+   * QEMU machine type of new VMs: `pc`, which the agent resolves at start to its versioned name
+   * (`pc-i440fx-10.0`). Their snapshots keep that type: a QEMU upgrade moves the alias, not the old type.
+   */
+  machine: string;
   /** Sandboxes get outbound internet (NAT) unless their spec says otherwise. */
   allowInternetByDefault: boolean;
   /** How long a boot or restore may take to reach a healthy guest agent (TCG is slow; KVM ~10x faster). */
@@ -120,6 +125,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     vmPoolDepth: countFromEnv('AMBER_VM_POOL_DEPTH', 2),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
     guestHpet: switchFromEnv('AMBER_GUEST_HPET', false),
+    machine: 'pc',
     // On, as users expect; off under `node --test` (it sets NODE_TEST_CONTEXT for test files and whatever they
     // spawn), so no test's sandbox can send a packet beyond the machine unless the test turns it on.
     allowInternetByDefault: switchFromEnv(

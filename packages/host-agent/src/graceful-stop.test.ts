@@ -123,13 +123,14 @@ test('SIGTERM pauses every running sandbox; the next agent resumes them with not
     assert.equal(await readText(agent.client, id, `/root/${name}`), `${name}\n`);
     const record = JSON.parse(readFileSync(join(home, 'sandboxes', id, 'sandbox.json'), 'utf8'));
     assert.equal(record.live.vm.hpet, true, `${name} runs in a VM with the HPET its snapshot has`);
+    assert.match(record.live.vm.machine, /^pc-i440fx-\d+\.\d+$/, 'and with its versioned machine type');
   }
   // The default shape's pooled QEMUs, launched by the new agent at its start, have none.
   const pooled = qemuCommandLines().filter(
     (line) => line.includes(join(home, 'pool')) && line.includes('512M'),
   );
   assert.ok(pooled.length > 0, 'the new agent keeps pooled QEMUs of the default shape');
-  for (const line of pooled) assert.match(line, /hpet=off/);
+  for (const line of pooled) assert.match(line, /-M pc-i440fx-\d+\.\d+,memory-backend=mem,hpet=off /);
   // Its VM ran on, waiting for the next agent: what it wrote after its last snapshot is still there.
   assert.equal(await readText(agent.client, failing, '/root/kept'), 'kept\n');
   assert.equal(await readText(agent.client, failing, '/root/lost'), 'lost\n');

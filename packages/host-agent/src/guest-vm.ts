@@ -10,17 +10,24 @@ export const GUEST_CMDLINE = [
   'cryptomgr.notests 8250.nr_uarts=1 random.trust_cpu=on amber.hostname=amber',
 ].join(' ');
 
-/** What a VM must match to serve a snapshot: size, image, and the one device that is not always there. */
+/** What a VM must match to serve a snapshot: size, image, machine type and the one optional device. */
 export interface VmShape {
   vcpus: number;
   memoryMib: number;
   image: Image;
+  /** The versioned machine type (config.machine for new VMs, the snapshot's own for a restore). */
+  machine: string;
   /**
    * QEMU's HPET. Off: the guest's kernel leaves it an idle broadcast timer, yet QEMU's emulation woke the
    * main loop every 4 ms (255 wake-ups a second per idle guest, against 26 without; measured). On only for
    * snapshots taken with it (before it was turned off), or with `guestHpet`.
    */
   hpet?: boolean;
+}
+
+/** The machine a new guest gets; its snapshots then carry it (`savedMachine`). */
+export function newGuestMachine(config: AgentConfig): { machine: string; hpet: boolean } {
+  return { machine: config.machine, hpet: config.guestHpet };
 }
 
 export function vmSpec(
@@ -42,6 +49,7 @@ export function vmSpec(
     network: { netns: slot.netns, tap: slot.tap, mac: slot.mac },
     accel: config.accel,
     tcgCacheMib: config.tcgCacheMib,
+    machine: shape.machine,
     ...(shape.hpet && { hpet: true }),
   };
 }

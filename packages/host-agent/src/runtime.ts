@@ -8,7 +8,7 @@ import type { AgentConfig } from './config.js';
 import { EnvdClient } from './envd/envd-client.js';
 import { resumeHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
-import { type VmShape, vmSpec } from './guest-vm.js';
+import { newGuestMachine, type VmShape, vmSpec } from './guest-vm.js';
 import type { Egress } from './network/egress.js';
 import { destroyNetworkSlot, GUEST_NET, type NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
@@ -57,7 +57,7 @@ export async function bootSandbox(
     const place = { runDir: req.paths.run, memoryFile: req.paths.memory };
     ({ vm, cgroup } = await launchVm(
       config,
-      vmSpec(config, { ...req, hpet: config.guestHpet }, place, slot, { path: disk, format: 'qcow2' }),
+      vmSpec(config, { ...req, ...newGuestMachine(config) }, place, slot, { path: disk, format: 'qcow2' }),
       log,
     ));
     const envd = await connectEnvd(vm, slot, config.bootTimeoutMs);
@@ -130,7 +130,7 @@ export async function restoreSandbox(
     vcpus: req.vcpus,
     memoryMib: req.memoryMib,
     image: req.image,
-    hpet: req.snapshot.hpet,
+    ...req.snapshot.machine,
   };
   const pooled = await pool.take(shape);
   const parts: Partial<PooledVm> = {};

@@ -15,7 +15,7 @@ let shape: VmShape;
 before(async () => {
   // The agent's own pool is off: the tests below drive pools of their own on its network slots.
   t = await startTestAgent({ vmPoolShapes: 0 });
-  shape = { vcpus: 1, memoryMib: 256, image: t.agent.manager.image };
+  shape = { vcpus: 1, memoryMib: 256, image: t.agent.manager.image, machine: t.agent.config.machine };
 });
 after(async () => {
   await t?.stop();

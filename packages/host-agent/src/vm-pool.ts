@@ -152,6 +152,7 @@ function shapeKey(shape: VmShape): string {
     shape.image.kernel,
     shape.image.initrd,
     shape.image.rootfs,
+    shape.machine,
     shape.hpet === true,
   ]);
 }

@@ -1,6 +1,8 @@
-// Real QEMUs: a device state saved with an HPET is told apart from one saved without, and loads only
-// into a VM that has one, which is why a restore must know (the HPET is off by default: vm-spec.ts).
+// Real QEMUs: what a saved device state needs of the VM that loads it. Its machine type is read back by
+// its versioned name, and a VM of another type cannot load it; a state saved with an HPET is told apart
+// from one saved without, and loads only into a VM that has one (the HPET is off by default: vm-spec.ts).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { ensureImage, type Image } from '@amber/image';
 import { pino } from 'pino';
 import { detectAccel } from './accel.js';
-import { deviceStateHasHpet } from './device-state.js';
+import { resolveMachineType, savedMachine } from './device-state.js';
 import { VmmError } from './errors.js';
 import { Vm } from './vm.js';
 import type { VmSpec } from './vm-spec.js';
@@ -31,6 +33,21 @@ after(async () => {
 
 function memoryFile(hpet: boolean): string {
   return `/dev/shm/amber-vmm-device-state-test-${process.pid}-${hpet}`;
+}
+
+let states: Promise<{ withHpet: string; without: string }> | undefined;
+/** Both device states, saved once for the tests below. */
+function savedStates() {
+  states ??= Promise.all([saved(true), saved(false)]).then(([withHpet, without]) => ({ withHpet, without }));
+  return states;
+}
+
+async function refused(vmSpec: VmSpec, state: string, why: RegExp): Promise<void> {
+  const vm = await launch(vmSpec);
+  // QEMU gives up on the stream and exits.
+  await assert.rejects(loadStateFile(vm, state, { ignoreShared: true }), VmmError);
+  assert.match(await readFile(join(vmSpec.runDir, 'qemu.log'), 'utf8').catch(() => ''), why);
+  await vm.kill();
 }
 
 function spec(name: string, hpet: boolean, incoming = false): VmSpec {
@@ -69,16 +86,26 @@ async function saved(hpet: boolean): Promise<string> {
   return path;
 }
 
-test('an HPET in a saved device state is found, and that state loads only into a VM with one', async () => {
-  const [withHpet, without] = await Promise.all([saved(true), saved(false)]);
-  assert.equal(await deviceStateHasHpet(withHpet), true);
-  assert.equal(await deviceStateHasHpet(without), false);
+test('the machine type is read back by its versioned name; a VM of another type cannot load the state', async () => {
+  const { without } = await savedStates();
+  const machine = await resolveMachineType('pc');
+  assert.match(machine, /^pc-i440fx-\d+\.\d+$/);
+  assert.deepEqual(await savedMachine(without), { machine, hpet: false });
+  const older = execFileSync('qemu-system-x86_64', ['-machine', 'help'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(/\s+/)[0] ?? '')
+    .find((name) => name.startsWith('pc-i440fx-') && name !== machine);
+  assert.ok(older, 'this QEMU has an older i440fx machine type');
+  await refused({ ...spec('restore-older', false, true), machine: older }, without, /[Mm]achine type/);
+  // Anything else is refused with a clear error, not misread.
+  await assert.rejects(savedMachine(join(work, 'boot-false', 'qemu.log')), VmmError);
+});
 
-  const lacking = await launch({ ...spec('restore-lacking', false, true), memoryFile: memoryFile(true) });
-  // QEMU gives up on the stream and exits.
-  await assert.rejects(loadStateFile(lacking, withHpet, { ignoreShared: true }), VmmError);
-  assert.match(await readFile(join(work, 'restore-lacking', 'qemu.log'), 'utf8').catch(() => ''), /hpet/);
-  await lacking.kill();
+test('an HPET in a saved device state is found, and that state loads only into a VM with one', async () => {
+  const { withHpet, without } = await savedStates();
+  assert.equal((await savedMachine(withHpet)).hpet, true);
+  assert.equal((await savedMachine(without)).hpet, false);
+  await refused({ ...spec('restore-lacking', false, true), memoryFile: memoryFile(true) }, withHpet, /hpet/);
 
   const matching = await launch(spec('restore-matching', true, true));
   await loadStateFile(matching, withHpet, { ignoreShared: true });

@@ -7,7 +7,8 @@ export type VmmErrorCode =
   | 'qmp_timeout'
   | 'qmp_error'
   | 'qmp_closed'
-  | 'migration_failed';
+  | 'migration_failed'
+  | 'invalid_state';
 
 export class VmmError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 export { type Accel, accelArgs, DEFAULT_TCG_CACHE_MIB, detectAccel } from './accel.js';
-export { deviceStateHasHpet } from './device-state.js';
+export { resolveMachineType, type SavedMachine, savedMachine } from './device-state.js';
 export type { DiskImage, DiskSpec } from './disk-graph.js';
 export { VmmError, type VmmErrorCode } from './errors.js';
 export { fileTail } from './file-tail.js';

@@ -19,9 +19,14 @@ export interface VmSpec {
   /** TCG's translation cache (tb-size); ignored under KVM. */
   tcgCacheMib?: number;
   /**
+   * QEMU's machine type; default `pc` (the newest i440fx). A restore must name the versioned type its
+   * device state was saved with (`savedMachine`), which a QEMU upgrade may no longer call `pc`.
+   */
+  machine?: string;
+  /**
    * Keep QEMU's HPET (the pc machine's default). Off unless asked for: a Linux guest leaves it as an idle
    * broadcast timer, yet QEMU's emulation still wakes every 4 ms. Part of the device state, so a snapshot
-   * taken with it restores only into a VM that has it (`deviceStateHasHpet`).
+   * taken with it restores only into a VM that has it (`savedMachine`).
    */
   hpet?: boolean;
   /** Start paused, waiting for `migrate-incoming` (restore from a snapshot). */
@@ -49,6 +54,11 @@ export function validateSpec(spec: VmSpec): void {
     throw new VmmError('invalid_spec', `memoryMib must be an integer >= 64, got ${spec.memoryMib}`);
   }
   if (spec.cmdline.includes('\n')) throw new VmmError('invalid_spec', 'cmdline must be one line');
+  if (spec.machine !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(spec.machine))
+    throw new VmmError(
+      'invalid_spec',
+      `machine must be a QEMU machine type name, got ${JSON.stringify(spec.machine)}`,
+    );
   if (
     'placeholderBytes' in spec.disk &&
     !(Number.isSafeInteger(spec.disk.placeholderBytes) && spec.disk.placeholderBytes > 0)
@@ -70,7 +80,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     '-name',
     `amber,debug-threads=on`,
     '-M',
-    `pc,memory-backend=mem${spec.hpet ? '' : ',hpet=off'}`,
+    `${spec.machine ?? 'pc'},memory-backend=mem${spec.hpet ? '' : ',hpet=off'}`,
     ...accelArgs(spec.accel, spec.vcpus, spec.tcgCacheMib),
     '-bios',
     '/usr/share/qemu/qboot.rom',

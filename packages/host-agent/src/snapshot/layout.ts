@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { access, link, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Header, SnapshotDir } from '@amber/memsnap';
-import { deviceStateHasHpet } from '@amber/vmm';
+import { type SavedMachine, savedMachine } from '@amber/vmm';
 import { AgentError } from '../errors.js';
 
 const LIVE_DISK = /^live\..+\.qcow2$/;
@@ -78,8 +78,8 @@ export interface CommittedSnapshot {
   diskPath: string;
   /** Optional: a generation captured without a held envd connection has none. */
   connectionPath: string;
-  /** Its device state has an HPET, so only a VM with one can load it. */
-  hpet: boolean;
+  /** The machine type (and HPET) its device state was saved with, which the VM that loads it must have. */
+  machine: SavedMachine;
 }
 
 /** The last committed snapshot in `dir`, or undefined if there is none. Throws if it is incomplete. */
@@ -98,7 +98,10 @@ export async function readCommitted(dir: string): Promise<CommittedSnapshot | un
       throw new AgentError('internal', `snapshot in ${dir} is incomplete: ${path} is missing`, { cause });
     });
   }
-  return { ...committed, hpet: await deviceStateHasHpet(committed.devicesPath) };
+  const machine = await savedMachine(committed.devicesPath).catch((cause: Error) => {
+    throw new AgentError('internal', `snapshot in ${dir}: ${cause.message}`, { cause });
+  });
+  return { ...committed, machine };
 }
 
 export async function requireCommitted(dir: string, what: string): Promise<CommittedSnapshot> {
