@@ -34,7 +34,7 @@ export interface AgentConfig {
   vmPoolDepth: number;
   /** Each QEMU in a cgroup of its own (cgroups.ts): CPU quota, memory cap, thread bound. */
   cgroups: boolean;
-  /** New guests get QEMU's HPET (off by default: guest-vm.ts); a snapshot taken with one keeps it. */
+  /** New guests get QEMU's HPET (off by default: vmm's vm-spec.ts says why); a snapshot taken with one keeps it. */
   guestHpet: boolean;
   /**
    * QEMU machine type of new VMs: `pc`, which the agent resolves at start to its versioned name

@@ -1,5 +1,5 @@
 import type { Image } from '@amber/image';
-import type { DiskSpec, VmSpec } from '@amber/vmm';
+import type { DiskSpec, SavedMachine, VmSpec } from '@amber/vmm';
 import type { AgentConfig } from './config.js';
 import { kernelNetArgs, type NetworkSlot } from './network/network-slot.js';
 
@@ -10,23 +10,18 @@ export const GUEST_CMDLINE = [
   'cryptomgr.notests 8250.nr_uarts=1 random.trust_cpu=on amber.hostname=amber',
 ].join(' ');
 
-/** What a VM must match to serve a snapshot: size, image, machine type and the one optional device. */
-export interface VmShape {
+/**
+ * What a VM must match to serve a snapshot: size, image, and the machine its device state was saved with
+ * (a new guest's for a boot, the snapshot's own for a restore).
+ */
+export interface VmShape extends SavedMachine {
   vcpus: number;
   memoryMib: number;
   image: Image;
-  /** The versioned machine type (config.machine for new VMs, the snapshot's own for a restore). */
-  machine: string;
-  /**
-   * QEMU's HPET. Off: the guest's kernel leaves it an idle broadcast timer, yet QEMU's emulation woke the
-   * main loop every 4 ms (255 wake-ups a second per idle guest, against 26 without; measured). On only for
-   * snapshots taken with it (before it was turned off), or with `guestHpet`.
-   */
-  hpet?: boolean;
 }
 
 /** The machine a new guest gets; its snapshots then carry it (`savedMachine`). */
-export function newGuestMachine(config: AgentConfig): { machine: string; hpet: boolean } {
+export function newGuestMachine(config: AgentConfig): SavedMachine {
   return { machine: config.machine, hpet: config.guestHpet };
 }
 

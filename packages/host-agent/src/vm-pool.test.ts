@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import type { VmShape } from './guest-vm.js';
+import { newGuestMachine, type VmShape } from './guest-vm.js';
 import { MemoryBudget } from './memory-budget.js';
 import { POOLED_QEMU_MIB } from './qemu-overhead.js';
 import { startTestAgent, type TestAgent } from './test-support/test-agent.js';
@@ -15,7 +15,7 @@ let shape: VmShape;
 before(async () => {
   // The agent's own pool is off: the tests below drive pools of their own on its network slots.
   t = await startTestAgent({ vmPoolShapes: 0 });
-  shape = { vcpus: 1, memoryMib: 256, image: t.agent.manager.image, machine: t.agent.config.machine };
+  shape = { vcpus: 1, memoryMib: 256, image: t.agent.manager.image, ...newGuestMachine(t.agent.config) };
 });
 after(async () => {
   await t?.stop();

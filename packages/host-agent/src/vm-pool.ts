@@ -153,7 +153,7 @@ function shapeKey(shape: VmShape): string {
     shape.image.initrd,
     shape.image.rootfs,
     shape.machine,
-    shape.hpet === true,
+    shape.hpet,
   ]);
 }
 
