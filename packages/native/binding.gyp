@@ -16,6 +16,7 @@
         "csrc/file-ranges.cc",
         "csrc/netns.cc",
         "csrc/pagemap-scan.cc",
+        "csrc/run-command.cc",
         "csrc/scm-rights.cc",
         "csrc/tcp-repair.cc",
         "csrc/uffd.cc"

@@ -5,6 +5,7 @@
 #include "file-ranges.h"
 #include "netns.h"
 #include "pagemap-scan.h"
+#include "run-command.h"
 #include "scm-rights.h"
 #include "tcp-repair.h"
 #include "uffd.h"
@@ -18,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitCopyRuns(env, exports);
   amber::InitTcpRepair(env, exports);
   amber::InitFaultServer(env, exports);
+  amber::InitRunCommand(env, exports);
   return exports;
 }
 

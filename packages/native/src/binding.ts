@@ -71,6 +71,13 @@ export interface RawAccepted extends RawReceived {
   gid: number;
 }
 
+export interface RawCommandResult {
+  code: number | null;
+  signal: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 /** The raw addon; prefer the typed wrappers exported from index.ts. */
 export interface NativeBinding {
   socketInNetns(nsPath: string, family?: 4 | 6): number;
@@ -128,6 +135,8 @@ export interface NativeBinding {
   ): Promise<number>;
   copyRunsAsync(fds: number[], runs: Float64Array, outFd: number, writebackEvery: number): Promise<number>;
   allocateAsync(fd: number, offset: number, length: number): Promise<number>;
+
+  runCommand(file: string, args: string[], input: string): Promise<RawCommandResult>;
 
   FaultServer: new (options: RawFaultServerOptions, onEvent: (e: RawServerEvent) => void) => RawFaultServer;
 }

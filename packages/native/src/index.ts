@@ -26,6 +26,7 @@ export {
   pagemapScan,
   scanWrittenAndProtect,
 } from './pagemap-scan.js';
+export { type CommandResult, runCommand } from './run-command.js';
 export {
   type Accepted,
   type AcceptOptions,

@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace amber {
+// Registers runCommand on `exports`.
+void InitRunCommand(Napi::Env env, Napi::Object exports);
+}

@@ -1,0 +1,31 @@
+// Short helper programs (ip, nft, sh) run without forking the caller: see csrc/run-command.cc for why.
+import { constants } from 'node:os';
+import { binding } from './binding.js';
+
+export interface CommandResult {
+  /** The exit code, or null when a signal ended it. */
+  code: number | null;
+  /** The signal's name (`SIGKILL`), or null when it exited. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const signalNames = new Map(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/**
+ * Runs `file` (looked up in PATH) with `args` and `input` on its stdin, in this process's environment,
+ * and resolves when it has exited and closed its output. Rejects (an Error whose `code` is the errno's
+ * name, e.g. ENOENT) only when it could not be started; a failing exit is the caller's to judge.
+ */
+export async function runCommand(file: string, args: string[], input = ''): Promise<CommandResult> {
+  const raw = await binding.runCommand(file, args, input);
+  return {
+    code: raw.code,
+    signal: raw.signal === null ? null : (signalNames.get(raw.signal) ?? null),
+    stdout: raw.stdout,
+    stderr: raw.stderr,
+  };
+}
