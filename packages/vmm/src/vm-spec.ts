@@ -70,6 +70,9 @@ export function validateSpec(spec: VmSpec): void {
   }
 }
 
+/** The descriptor number QEMU finds its QMP listening socket on. */
+export const QMP_FD = 3;
+
 /**
  * The QEMU command line. A restore must use exactly the same devices as the original boot, so this is a
  * pure function of the spec; only `incoming` differs between boot and restore.
@@ -107,8 +110,11 @@ export function qemuArgs(spec: VmSpec): string[] {
     `file,id=console0,path=${paths.console},append=on`,
     '-serial',
     'chardev:console0',
-    '-qmp',
-    `unix:${paths.qmp},server=on,wait=off`,
+    // QMP listens on a socket the launcher bound at runPaths().qmp and hands over as QMP_FD (vm.ts).
+    '-chardev',
+    `socket,id=qmp0,fd=${QMP_FD},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp0,mode=control',
   ];
   if (spec.network) {
     // guest_announce=off: after a restore the guest would announce itself (gratuitous ARP, IPv6 neighbour

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { shimEnv } from '@amber/native';
+import { listenUnix, shimEnv } from '@amber/native';
 import type { Logger } from 'pino';
 
 import { type DiskImage, deviceNode, imageNode, imageNodeIndex, imageNodeName } from './disk-graph.js';
@@ -11,7 +11,7 @@ import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
 import { QmpClient, type QmpCommands } from './qmp-client.js';
 import { type IdleOptions, waitVcpusIdle } from './vcpu-idle.js';
-import { qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
+import { QMP_FD, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
 
 export interface LaunchOptions {
   log: Logger;
@@ -98,7 +98,18 @@ export class Vm extends EventEmitter {
     const log = options.log.child({ runDir: spec.runDir });
     const qemuLog = createWriteStream(paths.qemuLog);
     // detached: QEMU gets its own process group, so a Ctrl-C aimed at the agent doesn't kill every VM.
-    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // QMP's socket is bound here and QEMU inherits it listening: the connect below succeeds at once and its
+    // greeting comes when QEMU is ready. Waiting for QEMU to bind the path took ~100 failed connects (each
+    // a socket, an error and a timer) per launch on a busy host.
+    const qmpListener = listenUnix(paths.qmp);
+    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
+    stdio[QMP_FD] = qmpListener;
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, argv, { env, stdio, detached: true });
+    } finally {
+      closeSync(qmpListener); // QEMU holds it now; when QEMU is gone, connects fail.
+    }
     child.stdout?.pipe(qemuLog);
     child.stderr?.pipe(qemuLog);
     const spawnError = new Promise<never>((_, reject) =>
@@ -118,7 +129,7 @@ export class Vm extends EventEmitter {
     );
     try {
       const qmp = await Promise.race([
-        connectWhenReady(paths.qmp, options.startTimeoutMs ?? 10_000),
+        connectQmp(paths.qmp, options.startTimeoutMs ?? 10_000, exited),
         spawnError,
         exited.then(async (exit) => {
           throw new VmmError(
@@ -284,17 +295,17 @@ async function assertBinary(qemu: string): Promise<void> {
   throw new VmmError('qemu_not_found', `${qemu} not found in PATH; install QEMU (scripts/install.sh)`);
 }
 
-async function connectWhenReady(path: string, timeoutMs: number): Promise<QmpClient> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await QmpClient.connect(path, Math.max(500, deadline - Date.now()));
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new VmmError('qmp_timeout', `QMP socket ${path} not ready in ${timeoutMs} ms`, { cause: err });
-      // Short: QEMU binds the socket ~20 ms after exec, and a restore waits for it.
-      await new Promise((r) => setTimeout(r, 2));
-    }
+/**
+ * QMP on the socket QEMU inherited. QEMU ending during start also fails the connect; then the exit (with
+ * QEMU's log) is the error to report, so this leaves the race to the caller's exit branch.
+ */
+async function connectQmp(path: string, timeoutMs: number, exited: Promise<VmExit>): Promise<QmpClient> {
+  try {
+    return await QmpClient.connect(path, timeoutMs);
+  } catch (err) {
+    const gone = await Promise.race([exited, new Promise((r) => setTimeout(r, 2000, false))]);
+    if (gone) return new Promise<never>(() => {});
+    throw err;
   }
 }
 
