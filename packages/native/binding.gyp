@@ -18,6 +18,7 @@
         "csrc/pagemap-scan.cc",
         "csrc/run-command.cc",
         "csrc/scm-rights.cc",
+        "csrc/spawn-process.cc",
         "csrc/tcp-repair.cc",
         "csrc/uffd.cc"
       ],

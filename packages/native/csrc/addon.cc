@@ -7,6 +7,7 @@
 #include "pagemap-scan.h"
 #include "run-command.h"
 #include "scm-rights.h"
+#include "spawn-process.h"
 #include "tcp-repair.h"
 #include "uffd.h"
 
@@ -20,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitTcpRepair(env, exports);
   amber::InitFaultServer(env, exports);
   amber::InitRunCommand(env, exports);
+  amber::InitSpawnProcess(env, exports);
   return exports;
 }
 

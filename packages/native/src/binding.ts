@@ -137,6 +137,14 @@ export interface NativeBinding {
   allocateAsync(fd: number, offset: number, length: number): Promise<number>;
 
   runCommand(file: string, args: string[], input: string): Promise<RawCommandResult>;
+  spawnProcess(
+    file: string,
+    args: string[],
+    env: string[],
+    outputPath: string,
+    fds: number[],
+    onExit: (code: number | null, signal: number | null) => void,
+  ): number;
 
   FaultServer: new (options: RawFaultServerOptions, onEvent: (e: RawServerEvent) => void) => RawFaultServer;
 }

@@ -51,6 +51,7 @@ export {
   shimPath,
   uffdHelperPath,
 } from './shim.js';
+export { type ProcessExit, type SpawnedProcess, type SpawnOptions, spawnProcess } from './spawn-process.js';
 export {
   restoreTcpConnection,
   saveTcpConnection,

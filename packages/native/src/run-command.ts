@@ -15,6 +15,11 @@ const signalNames = new Map(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
 
+/** `SIGKILL` for 9; null for null (or a number this platform does not name). */
+export function signalName(signal: number | null): NodeJS.Signals | null {
+  return signal === null ? null : (signalNames.get(signal) ?? null);
+}
+
 /**
  * Runs `file` (looked up in PATH) with `args` and `input` on its stdin, in this process's environment,
  * and resolves when it has exited and closed its output. Rejects (an Error whose `code` is the errno's
@@ -24,7 +29,7 @@ export async function runCommand(file: string, args: string[], input = ''): Prom
   const raw = await binding.runCommand(file, args, input);
   return {
     code: raw.code,
-    signal: raw.signal === null ? null : (signalNames.get(raw.signal) ?? null),
+    signal: signalName(raw.signal),
     stdout: raw.stdout,
     stderr: raw.stderr,
   };

@@ -70,8 +70,8 @@ export function validateSpec(spec: VmSpec): void {
   }
 }
 
-/** The descriptor number QEMU finds its QMP listening socket on. */
-export const QMP_FD = 3;
+/** The descriptor QEMU finds its QMP listening socket on: the launcher's first extra descriptor. */
+const QMP_FD = 3;
 
 /**
  * The QEMU command line. A restore must use exactly the same devices as the original boot, so this is a

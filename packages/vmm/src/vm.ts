@@ -1,9 +1,8 @@
-import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, createWriteStream } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { listenUnix, shimEnv } from '@amber/native';
+import { listenUnix, type SpawnedProcess, shimEnv, spawnProcess } from '@amber/native';
 import type { Logger } from 'pino';
 
 import { type DiskImage, deviceNode, imageNode, imageNodeIndex, imageNodeName } from './disk-graph.js';
@@ -11,7 +10,7 @@ import { VmmError } from './errors.js';
 import { fileTail } from './file-tail.js';
 import { QmpClient, type QmpCommands } from './qmp-client.js';
 import { type IdleOptions, waitVcpusIdle } from './vcpu-idle.js';
-import { QMP_FD, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
+import { qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
 
 export interface LaunchOptions {
   log: Logger;
@@ -96,41 +95,33 @@ export class Vm extends EventEmitter {
     // Through `ip netns exec` or the shell, a missing QEMU would look like their failure; check first.
     if (spec.network || options.cgroups?.length) await assertBinary(qemu);
     const log = options.log.child({ runDir: spec.runDir });
-    const qemuLog = createWriteStream(paths.qemuLog);
-    // detached: QEMU gets its own process group, so a Ctrl-C aimed at the agent doesn't kill every VM.
     // QMP's socket is bound here and QEMU inherits it listening: the connect below succeeds at once and its
     // greeting comes when QEMU is ready. Waiting for QEMU to bind the path took ~100 failed connects (each
     // a socket, an error and a timer) per launch on a busy host.
     const qmpListener = listenUnix(paths.qmp);
-    const stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
-    stdio[QMP_FD] = qmpListener;
-    let child: ChildProcess;
+    let child: SpawnedProcess;
     try {
-      child = spawn(cmd, argv, { env, stdio, detached: true });
+      // Not Node's spawn, which forks the agent (spawn-process.cc). QEMU leads a session of its own, so a
+      // Ctrl-C aimed at the agent doesn't kill every VM; its output goes straight to qemu.log, which
+      // outlives the agent.
+      child = spawnProcess(cmd, argv, { env, outputPath: paths.qemuLog, fds: [qmpListener] });
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? new VmmError('qemu_not_found', `${cmd} not found; install QEMU (scripts/install.sh)`, {
+            cause: err,
+          })
+        : new VmmError('qemu_start_failed', `cannot start ${cmd}: ${(err as Error).message}`, { cause: err });
     } finally {
       closeSync(qmpListener); // QEMU holds it now; when QEMU is gone, connects fail.
     }
-    child.stdout?.pipe(qemuLog);
-    child.stderr?.pipe(qemuLog);
-    const spawnError = new Promise<never>((_, reject) =>
-      child.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === 'ENOENT'
-            ? new VmmError('qemu_not_found', `${cmd} not found; install QEMU (scripts/install.sh)`, {
-                cause: err,
-              })
-            : new VmmError('qemu_start_failed', `cannot start ${cmd}: ${err.message}`, { cause: err }),
-        ),
-      ),
-    );
-    spawnError.catch(() => {});
-    const exited = new Promise<VmExit>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
+    const { pid, exited } = child;
+    let running = true;
+    void exited.then(() => {
+      running = false;
+    });
     try {
       const qmp = await Promise.race([
         connectQmp(paths.qmp, options.startTimeoutMs ?? 10_000, exited),
-        spawnError,
         exited.then(async (exit) => {
           throw new VmmError(
             'qemu_exited',
@@ -141,12 +132,11 @@ export class Vm extends EventEmitter {
           );
         }),
       ]);
-      const pid = child.pid as number;
       await writeFile(paths.pid, `${pid}\n`);
       log.info({ pid, accel: spec.accel, incoming: spec.incoming ?? false }, 'qemu started');
       return new Vm(spec, pid, qmp, log, exited);
     } catch (err) {
-      child.kill('SIGKILL');
+      if (running) process.kill(pid, 'SIGKILL');
       if (err instanceof VmmError && err.code !== 'qmp_timeout') throw err;
       throw new VmmError('qemu_start_failed', `QEMU did not come up: ${(err as Error).message}`, {
         cause: err,

@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace amber {
+// Registers spawnProcess on `exports`.
+void InitSpawnProcess(Napi::Env env, Napi::Object exports);
+}
