@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 
 #include "args.h"
 #include "errors.h"
+#include "spawn-common.h"
 
 extern char** environ;
 
@@ -80,24 +80,14 @@ class CommandWorker : public Napi::AsyncWorker {
     posix_spawn_file_actions_adddup2(&actions, in.read, 0);
     posix_spawn_file_actions_adddup2(&actions, out.write, 1);
     posix_spawn_file_actions_adddup2(&actions, err.write, 2);
-    // As libuv does for child_process: default dispositions (Node ignores SIGPIPE, and an ignored signal
-    // stays ignored across exec) and nothing blocked.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    ChildSpawnAttr attr;
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(file_.c_str()));
     for (auto& a : args_) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid;
-    int spawned = posix_spawnp(&pid, file_.c_str(), &actions, &attr, argv.data(), environ);
+    int spawned = posix_spawnp(&pid, file_.c_str(), &actions, attr.get(), argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
     if (spawned != 0) return spawned;
     Pipe::Close(in.read);
     Pipe::Close(out.write);
@@ -155,20 +145,8 @@ Napi::Value RunCommand(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string file, input;
   if (!ArgString(info, 0, "file", &file)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "args must be an array of strings").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::Array array = info[1].As<Napi::Array>();
   std::vector<std::string> args;
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    Napi::Value v = array.Get(i);
-    if (!v.IsString()) {
-      Napi::TypeError::New(env, "args must be an array of strings").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    args.push_back(v.As<Napi::String>().Utf8Value());
-  }
+  if (!ArgStringArray(info, 1, "args", &args)) return env.Undefined();
   if (!ArgString(info, 2, "input", &input)) return env.Undefined();
   auto* worker = new CommandWorker(env, std::move(file), std::move(args), std::move(input));
   Napi::Promise promise = worker->Promise();

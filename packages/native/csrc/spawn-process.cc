@@ -6,7 +6,6 @@
 #include "spawn-process.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 
 #include "args.h"
 #include "errors.h"
+#include "spawn-common.h"
 
 namespace amber {
 
@@ -26,23 +26,6 @@ namespace {
 struct Exit {
   int status;
 };
-
-bool StringArray(Napi::Env env, Napi::Value value, const char* name, std::vector<std::string>* out) {
-  if (!value.IsArray()) {
-    Napi::TypeError::New(env, std::string(name) + " must be an array of strings").ThrowAsJavaScriptException();
-    return false;
-  }
-  Napi::Array array = value.As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    Napi::Value v = array.Get(i);
-    if (!v.IsString()) {
-      Napi::TypeError::New(env, std::string(name) + " must be an array of strings").ThrowAsJavaScriptException();
-      return false;
-    }
-    out->push_back(v.As<Napi::String>().Utf8Value());
-  }
-  return true;
-}
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -59,8 +42,8 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   std::string file, output;
   std::vector<std::string> args, envs;
   if (!ArgString(info, 0, "file", &file)) return env.Undefined();
-  if (!StringArray(env, info[1], "args", &args)) return env.Undefined();
-  if (!StringArray(env, info[2], "env", &envs)) return env.Undefined();
+  if (!ArgStringArray(info, 1, "args", &args)) return env.Undefined();
+  if (!ArgStringArray(info, 2, "env", &envs)) return env.Undefined();
   if (!ArgString(info, 3, "outputPath", &output)) return env.Undefined();
   if (info.Length() < 6 || !info[4].IsArray() || !info[5].IsFunction()) {
     Napi::TypeError::New(env, "spawnProcess(file, args, env, outputPath, fds, onExit)").ThrowAsJavaScriptException();
@@ -84,22 +67,14 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   // dup2 onto 3 + i clears close-on-exec there (glibc also for a descriptor already in place).
   for (size_t i = 0; i < fds.size(); i++) posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + static_cast<int>(i));
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+  ChildSpawnAttr attr(POSIX_SPAWN_SETSID);
   std::vector<std::string> argStrings{file};
   argStrings.insert(argStrings.end(), args.begin(), args.end());
   std::vector<char*> argv = Pointers(argStrings);
   std::vector<char*> envp = Pointers(envs);
   pid_t pid;
-  int err = posix_spawnp(&pid, file.c_str(), &actions, &attr, argv.data(), envp.data());
+  int err = posix_spawnp(&pid, file.c_str(), &actions, attr.get(), argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   if (err != 0) {
     ThrowErrno(env, "spawn " + file, err);
     return env.Undefined();

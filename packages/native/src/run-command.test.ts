@@ -11,6 +11,13 @@ test('runCommand rejects with the errno name when the program cannot start', asy
   await assert.rejects(runCommand('amber-no-such-program', []), { code: 'ENOENT' });
 });
 
+test('runCommand refuses arguments that are not strings', async () => {
+  await assert.rejects(runCommand('echo', [1 as unknown as string]), {
+    name: 'TypeError',
+    message: 'args must be an array of strings',
+  });
+});
+
 test('runCommand names the signal that ended the program', async () => {
   const result = await runCommand('sh', ['-c', 'kill -TERM $$']);
   assert.equal(result.code, null);
