@@ -34,6 +34,14 @@ require('net').createServer((s) => {
   s.on('close', () => console.log('closed ' + id));
 }).listen(7001, '10.213.0.1', () => console.log('up'));`;
 
+async function waitUntil(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not done in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function ask(socket: Socket, line: string): Promise<string> {
   socket.write(`${line}\n`);
   const [data] = (await once(socket, 'data')) as [Buffer];
@@ -60,6 +68,11 @@ test('a connection saved in one namespace goes on from a recreated one, with no 
     assert.deepEqual(state.remote, { address: '10.213.0.1', port: 7001 });
     first.destroy();
     ip('netns', 'del', client);
+    // The kernel tears a deleted namespace down in the background; until then the old veth's peer s0 is
+    // still in the server's namespace, and a new pair by that name would be refused ("File exists").
+    await waitUntil(
+      () => spawnSync('ip', ['-n', server, 'link', 'show', 's0'], { stdio: 'ignore' }).status !== 0,
+    );
     createClientNamespace();
 
     const second = restoreTcpConnection(ns(client), state);
