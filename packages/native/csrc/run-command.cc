@@ -81,10 +81,7 @@ class CommandWorker : public Napi::AsyncWorker {
     posix_spawn_file_actions_adddup2(&actions, out.write, 1);
     posix_spawn_file_actions_adddup2(&actions, err.write, 2);
     ChildSpawnAttr attr;
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(file_.c_str()));
-    for (auto& a : args_) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
+    std::vector<char*> argv = SpawnArgv(file_, args_);
     pid_t pid;
     int spawned = posix_spawnp(&pid, file_.c_str(), &actions, attr.get(), argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);

@@ -32,6 +32,14 @@ class ChildSpawnAttr {
   posix_spawnattr_t attr_;
 };
 
+// argv for posix_spawn: `file`, then `args`, then the null; points into the strings, which must outlive it.
+inline std::vector<char*> SpawnArgv(std::string& file, std::vector<std::string>& args) {
+  std::vector<char*> argv{file.data()};
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
 // Reads info[i] as an array of strings; false (and a pending TypeError) if it is not one.
 inline bool ArgStringArray(const Napi::CallbackInfo& info, size_t i, const char* name, std::vector<std::string>* out) {
   bool ok = info.Length() > i && info[i].IsArray();

@@ -27,13 +27,6 @@ struct Exit {
   int status;
 };
 
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
 // spawnProcess(file, args, env, outputPath, fds, onExit(code|null, signal|null)) -> pid. The child gets
 // /dev/null as stdin, outputPath (truncated) as stdout and stderr, fds[i] as descriptor 3 + i, a session of
 // its own (a Ctrl-C aimed at the caller does not reach it), default signal dispositions, nothing blocked.
@@ -68,10 +61,10 @@ Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   // dup2 onto 3 + i clears close-on-exec there (glibc also for a descriptor already in place).
   for (size_t i = 0; i < fds.size(); i++) posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + static_cast<int>(i));
   ChildSpawnAttr attr(POSIX_SPAWN_SETSID);
-  std::vector<std::string> argStrings{file};
-  argStrings.insert(argStrings.end(), args.begin(), args.end());
-  std::vector<char*> argv = Pointers(argStrings);
-  std::vector<char*> envp = Pointers(envs);
+  std::vector<char*> argv = SpawnArgv(file, args);
+  std::vector<char*> envp;
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid;
   int err = posix_spawnp(&pid, file.c_str(), &actions, attr.get(), argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

@@ -26,6 +26,7 @@ export {
   pagemapScan,
   scanWrittenAndProtect,
 } from './pagemap-scan.js';
+export type { ProcessExit } from './process-exit.js';
 export { type CommandResult, runCommand } from './run-command.js';
 export {
   type Accepted,
@@ -51,7 +52,7 @@ export {
   shimPath,
   uffdHelperPath,
 } from './shim.js';
-export { type ProcessExit, type SpawnedProcess, type SpawnOptions, spawnProcess } from './spawn-process.js';
+export { type SpawnedProcess, type SpawnOptions, spawnProcess } from './spawn-process.js';
 export {
   restoreTcpConnection,
   saveTcpConnection,

@@ -1,23 +1,10 @@
 // Short helper programs (ip, nft, sh) run without forking the caller: see csrc/run-command.cc for why.
-import { constants } from 'node:os';
 import { binding } from './binding.js';
+import { type ProcessExit, signalName } from './process-exit.js';
 
-export interface CommandResult {
-  /** The exit code, or null when a signal ended it. */
-  code: number | null;
-  /** The signal's name (`SIGKILL`), or null when it exited. */
-  signal: NodeJS.Signals | null;
+export interface CommandResult extends ProcessExit {
   stdout: string;
   stderr: string;
-}
-
-const signalNames = new Map(
-  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
-
-/** `SIGKILL` for 9; null for null (or a number this platform does not name). */
-export function signalName(signal: number | null): NodeJS.Signals | null {
-  return signal === null ? null : (signalNames.get(signal) ?? null);
 }
 
 /**

@@ -1,13 +1,6 @@
 // Long-lived programs (QEMU) started without forking the caller: see csrc/spawn-process.cc for why.
 import { binding } from './binding.js';
-import { signalName } from './run-command.js';
-
-export interface ProcessExit {
-  /** The exit code, or null when a signal ended it. */
-  code: number | null;
-  /** The signal's name, or null when it exited. */
-  signal: NodeJS.Signals | null;
-}
+import { type ProcessExit, signalName } from './process-exit.js';
 
 export interface SpawnedProcess {
   pid: number;

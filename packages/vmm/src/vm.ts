@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { listenUnix, type SpawnedProcess, shimEnv, spawnProcess } from '@amber/native';
+import { listenUnix, type ProcessExit, type SpawnedProcess, shimEnv, spawnProcess } from '@amber/native';
 import type { Logger } from 'pino';
 
 import { type DiskImage, deviceNode, imageNode, imageNodeIndex, imageNodeName } from './disk-graph.js';
@@ -28,10 +28,7 @@ export interface LaunchOptions {
 const JOIN_CGROUPS =
   'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"';
 
-export interface VmExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type VmExit = ProcessExit;
 
 const DEFAULT_QEMU = 'qemu-system-x86_64';
 

@@ -1,5 +1,5 @@
 // The `ip` and `nft` processes that build sandbox networks. Node's child_process forks, copying the page
-// tables of a ~200 MiB agent (~10 ms of its CPU here, plus the child's teardown of the copy), so these
+// tables of a ~160 MiB agent (13-15 ms of its CPU each here, plus the child's teardown of the copy), so these
 // start with posix_spawn (runCommand), whose cost does not grow with the agent. A slot's setup still runs
 // as one shell script: one start instead of several.
 import { runCommand } from '@amber/native';
