@@ -90,6 +90,16 @@ describe('HTTP routes', () => {
     assert.equal((await fetch(`${base}/health`)).status, 204);
   });
 
+  test('answers carry one Date header, of the current time', async () => {
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const answers = [await fetch(`${base}/health`), await fetch(`${base}/envs`)];
+    for (const res of answers) {
+      const date = Date.parse(res.headers.get('date') ?? '');
+      assert.ok(date >= before && date <= Date.now(), `Date ${res.headers.get('date')}`);
+      assert.equal(res.headers.get('date')?.match(/, /g)?.length, 1, 'one Date header');
+    }
+  });
+
   test('a file round-trips through POST and GET /files byte for byte', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     const path = join(dir, 'nested/dir/blob.bin');

@@ -104,6 +104,9 @@ export function createEnvdServer(options: EnvdOptions): Server {
   // readiness waits for.
   const rpcPrefixes = [`/${Process.typeName}/`, `/${Filesystem.typeName}/`];
   const server = createServer((req, res) => {
+    // Node's own Date header is cached until the second ends and reset by a timer: one set shortly before a
+    // snapshot fires in every guest restored from it. A header set here makes Node skip that cache.
+    res.setHeader('date', new Date().toUTCString());
     const url = req.url ?? '';
     if (!rpcPrefixes.some((prefix) => url.startsWith(prefix))) void routes(req, res);
     else if (tokenMatches(ctx, req.headers['x-access-token'])) {
