@@ -19,7 +19,7 @@ export class EnvdContext {
     this.#addonPath = options.addonPath;
   }
 
-  /** The native addon, loaded on first use so that boot and restore never pay for it. */
+  /** The native addon: in the guest loaded at start (it sets the clock); on the host on first use. */
   native(): GuestBinding {
     return loadGuestBinding(this.#addonPath);
   }

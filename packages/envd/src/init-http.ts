@@ -1,17 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClockSetter } from './clock.js';
 import type { ClockGate } from './clock-gate.js';
 import type { EnvdContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { lookupUser } from './users.js';
 
 export interface InitOptions {
-  /** Only in the guest: tests run envd on the host and must not move its clock. */
-  allowSetClock: boolean;
   ctx: EnvdContext;
   /** The request carried the current access token (or none is set). */
   authorized: boolean;
-  setter: ClockSetter;
+  /** Sets the wall clock (µs since 1970); only in the guest: tests run envd on the host. */
+  setClock: ((epochUs: number) => void) | undefined;
   clock: ClockGate;
 }
 
@@ -103,10 +101,13 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
   if (accessToken !== undefined) ctx.accessToken = accessToken === '' ? undefined : accessToken;
   if (defaultUser !== undefined) ctx.defaultUser = defaultUser;
   if (defaultWorkdir !== undefined) ctx.defaultWorkdir = defaultWorkdir === '' ? undefined : defaultWorkdir;
-  if (timestamp !== undefined && options.allowSetClock) {
-    // After the answer is out: on one emulated vCPU the fork for `date` would otherwise delay it.
+  const { setClock } = options;
+  if (timestamp !== undefined && setClock) {
+    // Once the answer is out, adding the time since the request arrived.
     const answered = new Promise<void>((resolve) => res.once('finish', resolve));
-    options.clock.set(answered.then(() => options.setter.set(timestamp, receivedAt)));
+    options.clock.set(
+      answered.then(() => setClock(Math.round((timestamp + (performance.now() - receivedAt)) * 1000))),
+    );
   }
   res.writeHead(204);
   res.end();

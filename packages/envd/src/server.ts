@@ -3,7 +3,6 @@ import { Filesystem } from '@amber/proto/filesystem';
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { tokenMatches } from './auth.js';
-import { ClockSetter } from './clock.js';
 import { ClockGate } from './clock-gate.js';
 import { EnvdContext } from './context.js';
 import { downloadFile, uploadFile } from './files-http.js';
@@ -44,9 +43,10 @@ export function createEnvdServer(options: EnvdOptions): Server {
   const watches = new WatchService(ctx);
   const shell = new GuestShell();
   const clock = new ClockGate();
-  const setter = new ClockSetter();
   const metrics = new MetricsSampler();
-  if (options.allowSetClock) setter.start();
+  // Loaded at start in the guest, so no restore pays for loading it.
+  const native = options.allowSetClock ? ctx.native() : undefined;
+  const setClock = native && ((epochUs: number) => native.setRealtimeClock(epochUs));
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
     // The path alone routes; only /files parses the query. A URL parse is ~200 translation blocks of a
@@ -57,13 +57,7 @@ export function createEnvdServer(options: EnvdOptions): Server {
     try {
       if (pathname === '/init' && req.method === 'POST') {
         const authorized = tokenMatches(ctx, req.headers['x-access-token']);
-        await init(req, res, {
-          allowSetClock: options.allowSetClock ?? false,
-          ctx,
-          authorized,
-          setter,
-          clock,
-        });
+        await init(req, res, { ctx, authorized, setClock, clock });
       } else if (pathname === '/health' && req.method === 'GET') {
         res.writeHead(204);
         res.end();
@@ -126,7 +120,6 @@ export function createEnvdServer(options: EnvdOptions): Server {
   });
   server.on('close', () => {
     shell.close();
-    setter.close();
     watches.close();
   });
   // Streams of long-running commands stay open; keepalives travel inside them.

@@ -110,3 +110,10 @@ test('inotify: create, write and delete arrive in order; a cancel ends a pending
     closeSync(cancel);
   }
 });
+
+// Only what is refused: a valid call would move this host's clock (the VM tests set the guest's).
+test('setRealtimeClock refuses what is not a time in microseconds, before any call', () => {
+  for (const bad of [-1, Number.NaN, 2 ** 60, '1700000000000000', undefined]) {
+    assert.throws(() => guest.setRealtimeClock(bad as number), TypeError, String(bad));
+  }
+});

@@ -1,6 +1,6 @@
-// The guest agent's addon (amber_guest.node, csrc/guest): pseudo-terminals, extended attributes and
-// inotify. It is loaded by path because envd runs as one bundled CommonJS file inside the VM, where the
-// addon sits beside it (/opt/amber), while tests on the host load it from this package's build.
+// The guest agent's addon (amber_guest.node, csrc/guest): pseudo-terminals, extended attributes, inotify
+// and the wall clock. It is loaded by path because envd runs as one bundled CommonJS file inside the VM,
+// where the addon sits beside it (/opt/amber), while tests on the host load it from this package's build.
 
 /** The raw addon; the envd package wraps it. */
 export interface GuestBinding {
@@ -26,6 +26,8 @@ export interface GuestBinding {
   inotifyRead(fd: number, cancelFd: number): Promise<InotifyEvent[]>;
   cancelCreate(): number;
   cancelSignal(fd: number): void;
+  /** clock_settime(CLOCK_REALTIME) to `epochUs` microseconds since 1970: root only, the guest's own clock. */
+  setRealtimeClock(epochUs: number): void;
 }
 
 export interface DirEntryStats {

@@ -7,6 +7,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitXattr(env, exports);
   amber::InitInotify(env, exports);
   amber::InitDirEntries(env, exports);
+  amber::InitClock(env, exports);
   return exports;
 }
 

@@ -9,5 +9,6 @@ void InitPty(Napi::Env env, Napi::Object exports);
 void InitXattr(Napi::Env env, Napi::Object exports);
 void InitInotify(Napi::Env env, Napi::Object exports);
 void InitDirEntries(Napi::Env env, Napi::Object exports);
+void InitClock(Napi::Env env, Napi::Object exports);
 
 }  // namespace amber
