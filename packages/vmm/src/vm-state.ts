@@ -22,7 +22,13 @@ async function setCapabilities(vm: Vm, ignoreShared: boolean): Promise<void> {
       { capability: 'events', state: true },
     ],
   });
-  await vm.qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BANDWIDTH });
+  await vm.qmp.execute('migrate-set-parameters', {
+    'max-bandwidth': UNLIMITED_BANDWIDTH,
+    // No announcements after a load: they tell switches a VM moved hosts, and a restored one is in a fresh
+    // namespace whose host side already knows its fixed MAC. Each round had the guest send gratuitous ARP
+    // and IPv6 multicast reports, ~600 translation blocks of a restored guest's kernel.
+    'announce-rounds': 0,
+  });
 }
 
 /** Runs `start` (a migrate command) and resolves when the migration has completed. */
