@@ -84,10 +84,7 @@ export class Vm extends EventEmitter {
     const [cmd, argv] = options.cgroups?.length
       ? ['sh', ['-c', JOIN_CGROUPS, 'sh', ...options.cgroups, '--', direct, ...directArgv]]
       : [direct, directArgv];
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      GLIBC_TUNABLES: withHugeMalloc(process.env.GLIBC_TUNABLES),
-    };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     if (spec.uffd) Object.assign(env, shimEnv({ memPath: spec.memoryFile, ...spec.uffd }));
     // Through `ip netns exec` or the shell, a missing QEMU would look like their failure; check first.
     if (spec.network || options.cgroups?.length) await assertBinary(qemu);
@@ -244,15 +241,6 @@ export class Vm extends EventEmitter {
   consoleTail(bytes = 2000): Promise<string> {
     return fileTail(runPaths(this.spec.runDir).console, bytes);
   }
-}
-
-/**
- * glibc's malloc on transparent huge pages (where THP is `madvise` or `always`). QEMU's start touches
- * ~10 MiB of heap page by page, and a page fault is dear where the host is itself a guest: measured here,
- * 5,500 faults become 2,900 and a launch takes ~128 ms of CPU instead of ~165, for ~2 MiB more RSS.
- */
-function withHugeMalloc(tunables: string | undefined): string {
-  return [tunables, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':');
 }
 
 /** Removes a stale socket file, but refuses one that something still listens on. */
