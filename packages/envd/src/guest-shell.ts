@@ -1,7 +1,7 @@
 // A shell started once and kept: commands envd runs for itself (sync before a snapshot) go through it
-// instead of a fresh spawn. Forking the big node process is slow under
-// emulation and copies pages that then show up as written in the next snapshot diff; busybox runs `sync`
-// in-process and forks only a tiny shell for the rest.
+// instead of a fresh spawn. Forking the big node process is slow under emulation and copies pages that
+// then show up as written in the next snapshot diff; busybox runs `sync` in-process and forks only a tiny
+// shell for the rest.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
