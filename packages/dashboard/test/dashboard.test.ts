@@ -49,6 +49,11 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
   const shoot = async (p: Page, name: string) => {
     await p.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   };
+  /** Navigates and waits for the page's heading: until it renders, locators still see the last page. */
+  const openPage = async (link: string, heading: string) => {
+    await page.locator('nav a', { hasText: link }).click();
+    await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+  };
 
   before(async () => {
     [h, browser, shots] = await Promise.all([startHarness(), launchChromium(), screenshotDir()]);
@@ -166,8 +171,8 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
 
   it('makes a template from the sandbox and spawns from it', { timeout: VM_MS }, async () => {
     needSandbox();
-    await page.locator('nav a', { hasText: 'Templates' }).click();
-    await page.getByLabel('Sandbox').selectOption(sandboxId);
+    await openPage('Templates', 'Templates');
+    await page.getByLabel('Sandbox', { exact: true }).selectOption(sandboxId);
     await page.getByLabel('Name').fill('dash-tpl');
     await page.getByRole('button', { name: 'Create template' }).click();
     const row = page.locator('tr[data-name="dash-tpl"]');
@@ -195,7 +200,7 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
   });
 
   it('creates a key shown once, then revokes it', async () => {
-    await page.locator('nav a', { hasText: 'Keys' }).click();
+    await openPage('Keys', 'API keys');
     await page.getByLabel('Name').fill('browser-test');
     await page.getByRole('button', { name: 'Create key' }).click();
     const shown = page.getByTestId('new-key');
@@ -215,7 +220,7 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
   });
 
   it('the host page shows the budget, states and the pause/resume chart', async () => {
-    await page.locator('nav a', { hasText: 'Host' }).click();
+    await openPage('Host', 'Host');
     await page.getByRole('heading', { name: 'Memory budget' }).waitFor();
     assert.match((await page.getByTestId('states').textContent()) ?? '', /running\s*2/);
     assert.ok((await page.locator('rect.bar-pause').count()) >= 1);
