@@ -172,8 +172,10 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
   it('makes a template from the sandbox and spawns from it', { timeout: VM_MS }, async () => {
     needSandbox();
     await openPage('Templates', 'Templates');
-    await page.getByLabel('Sandbox', { exact: true }).selectOption(sandboxId);
-    await page.getByLabel('Name').fill('dash-tpl');
+    // Scoped to the form: the select's accessible name is its label's text and its options' text.
+    const form = page.getByRole('form', { name: 'Create a template' });
+    await form.getByLabel('Sandbox').selectOption(sandboxId);
+    await form.getByLabel('Name').fill('dash-tpl');
     await page.getByRole('button', { name: 'Create template' }).click();
     const row = page.locator('tr[data-name="dash-tpl"]');
     await row.waitFor({ timeout: VM_MS });
