@@ -109,10 +109,6 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
       answered.then(() => setClock(Math.round((timestamp + (performance.now() - receivedAt)) * 1000))),
     );
   }
-  // No Date: the clock is what this request sets (stale after a restore), and formatting one is code a
-  // restored guest would run cold, under emulation, before it can answer.
-  res.removeHeader('date');
-  res.sendDate = false;
   res.writeHead(204);
   res.end();
 }

@@ -98,10 +98,13 @@ export function createEnvdServer(options: EnvdOptions): Server {
   // readiness waits for.
   const rpcPrefixes = [`/${Process.typeName}/`, `/${Filesystem.typeName}/`];
   const server = createServer((req, res) => {
-    // Node's own Date header is cached until the second ends and reset by a timer: one set shortly before a
-    // snapshot fires in every guest restored from it. A header set here makes Node skip that cache.
-    res.setHeader('date', new Date().toUTCString());
     const url = req.url ?? '';
+    // Node's Date header is cached until the second ends and reset by a timer, which, armed shortly before
+    // a snapshot, fires in every guest restored from it; so envd writes Date itself. Not on /init: the clock
+    // is what it sets (stale after a restore), and formatting a date is cold code before a restored guest
+    // can answer.
+    res.sendDate = false;
+    if (!url.startsWith('/init')) res.setHeader('date', new Date().toUTCString());
     if (!rpcPrefixes.some((prefix) => url.startsWith(prefix))) void routes(req, res);
     else if (tokenMatches(ctx, req.headers['x-access-token'])) {
       if (isPlainListDir(req)) void listDirHttp(req, res, ctx);

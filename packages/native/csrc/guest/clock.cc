@@ -1,5 +1,5 @@
 // The guest's wall clock (Node cannot set it): after a restore it is behind by the length of the pause,
-// and envd sets it from the host's time in /init, in the request itself rather than in a helper process
+// and envd sets it from the host's time in /init, in its own process rather than in a helper process
 // whose wake-up, pipe and interpreter a restored guest would run through emulation's cold translator.
 #include <time.h>
 
