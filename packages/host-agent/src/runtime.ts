@@ -266,6 +266,7 @@ async function launchForRestore(
 /** Stops QEMU and frees the namespace and guest RAM. Safe to call on a VM that already died. */
 export async function teardownRuntime(runtime: SandboxRuntime, paths: SandboxPaths): Promise<void> {
   runtime.expectedExit = true;
+  runtime.envd.close();
   await runtime.vm.kill();
   await removeVmCgroup(runtime.cgroup);
   await runtime.pager?.close();

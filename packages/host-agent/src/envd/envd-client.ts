@@ -66,6 +66,8 @@ export interface ExecOptions {
  */
 export class EnvdClient {
   readonly process: Client<typeof Process>;
+  /** The connection a restore's /init answered on, kept open for the next capture's /sync (`keep`). */
+  #spare: Socket | undefined;
 
   constructor(
     private readonly nsPath: string,
@@ -176,8 +178,16 @@ export class EnvdClient {
 
   async #initResumed(socket: Socket, deadline: number, guest: GuestWatch): Promise<void> {
     const started = Date.now();
-    const answer = this.init({ timestamp: started }, Math.max(1, deadline - started), socket).then(
-      () => ({ answered: true as const }),
+    const answer = this.noContent('POST', '/init', {
+      timeoutMs: Math.max(1, deadline - started),
+      keepAlive: true,
+      socket,
+      body: JSON.stringify({ timestamp: started }),
+    }).then(
+      (kept) => {
+        this.#keep(kept);
+        return { answered: true as const };
+      },
       (err: unknown) => ({ answered: true as const, err }),
     );
     let wait = RESUMED_CONNECTION_PATIENCE_MS;
@@ -216,7 +226,9 @@ export class EnvdClient {
    * carried that work into every restore (~1,600 more translation blocks on the way to ready).
    */
   async sync(timeoutMs = 10_000): Promise<HeldConnection> {
-    const socket = await this.noContent('POST', '/sync', { timeoutMs, keepAlive: true });
+    const socket =
+      (await this.#syncOnSpare(timeoutMs)) ??
+      (await this.noContent('POST', '/sync', { timeoutMs, keepAlive: true }));
     try {
       // Then, on the same connection, an empty /init: what a restore sends first is what the guest ran
       // last, so V8's inline caches and map transitions for it are in the snapshot. After other work (an
@@ -258,6 +270,40 @@ export class EnvdClient {
       throw new AgentError('internal', `envd ${path} answered ${res.statusCode}: ${text}`);
     }
     return socket;
+  }
+
+  /**
+   * Keeps a connection envd answered on, idle: closing it right after a restore's /init ran the guest's
+   * whole teardown (Node's stream and handle close, the kernel's socket release, RCU) while other restores
+   * competed for the cores, and the next capture then opened a new one (handshake, accept). envd closes
+   * it after its keep-alive timeout; a teardown (`close`) destroys it.
+   */
+  #keep(socket: Socket): void {
+    this.#spare?.destroy();
+    this.#spare = socket;
+    // Errors end it like a close does; a keep-alive socket has no other listener left to take them.
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      if (this.#spare === socket) this.#spare = undefined;
+    });
+  }
+
+  /** /sync on the kept connection; undefined if there is none, or it failed (a new one then does it). */
+  async #syncOnSpare(timeoutMs: number): Promise<Socket | undefined> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (!spare || spare.destroyed || !spare.writable) return undefined;
+    // Mostly envd's keep-alive close crossing the request; either way a new connection tries once more.
+    return this.noContent('POST', '/sync', { timeoutMs, keepAlive: true, socket: spare }).catch(() => {
+      spare.destroy();
+      return undefined;
+    });
+  }
+
+  /** Destroys the kept connection (the VM is going away). */
+  close(): void {
+    this.#spare?.destroy();
+    this.#spare = undefined;
   }
 
   async *exec(options: ExecOptions): AsyncGenerator<ExecEvent> {
