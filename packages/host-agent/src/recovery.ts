@@ -5,7 +5,12 @@ import { adoptSandbox } from './adoption.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { removeStaleCgroups } from './cgroups.js';
 import type { AgentConfig } from './config.js';
-import { destroyNetworkSlot, listNetworkSlots, namespacePrefix } from './network/network-slot.js';
+import {
+  destroyNetworkSlot,
+  listNetworkSlots,
+  namespacePrefix,
+  settleSlotScripts,
+} from './network/network-slot.js';
 import { type SandboxRecord, type SandboxRuntime, sandboxPaths } from './sandbox.js';
 import { collectSnapshotGarbage } from './snapshot/gc.js';
 import { readCommitted, removeLiveDisks, removeWorkingSetLeftovers } from './snapshot/layout.js';
@@ -135,7 +140,9 @@ export async function recoverSandboxes(config: AgentConfig, log: Logger): Promis
     if (!kept.runDirs.has(join(pool.dir, name)))
       await rm(join(pool.dir, name), { recursive: true, force: true });
   }
-  // Only adopted VMs are left, so no other namespace is in use: the killed VMs' and the old pooled ones.
+  // Only adopted VMs are left, so no other namespace is in use: the killed VMs' and the old pooled ones,
+  // and those the previous agent's last slot scripts are still adding.
+  await settleSlotScripts(namespacePrefix(config.home));
   for (const netns of await listNetworkSlots(namespacePrefix(config.home)))
     if (!kept.netns.has(netns)) await destroyNetworkSlot(netns);
   // Only this agent's: another agent on the host (another home) has its running guests' RAM here too.

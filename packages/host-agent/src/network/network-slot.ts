@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { run, runScript, withInput } from './commands.js';
 import type { Egress } from './egress.js';
@@ -76,6 +77,32 @@ export async function destroyNetworkSlot(netns: string): Promise<void> {
   } catch (err) {
     if (!/No such file|Invalid argument|does not exist/i.test((err as Error).message)) throw err;
   }
+}
+
+/**
+ * Waits until no slot script (`ip netns add <prefix>…`, createNetworkSlot) runs any more. A killed agent's
+ * scripts run on without it: a namespace one of them adds after the next agent swept its prefix would be
+ * left for good. They take milliseconds; past `timeoutMs` they are killed (what they made is then swept).
+ */
+export async function settleSlotScripts(prefix: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pids = await slotScripts(prefix); pids.length > 0; pids = await slotScripts(prefix)) {
+    if (Date.now() > deadline) {
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function slotScripts(prefix: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(`netns add ${prefix}`)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 export async function listNetworkSlots(prefix: string): Promise<string[]> {
