@@ -76,11 +76,7 @@ test('a kept connection that envd closed meanwhile gives way to a new one', asyn
   const held = await client.sync();
   assert.notEqual(held.socket, resumed);
   const newPort = held.socket.localPort;
-  assert.deepEqual(requests, [
-    `POST /init ${resumedPort}`,
-    `POST /sync ${newPort}`,
-    `POST /init ${newPort}`,
-  ]);
+  assert.deepEqual(requests, [`POST /init ${resumedPort}`, `POST /sync ${newPort}`, `POST /init ${newPort}`]);
   held.release();
 });
 

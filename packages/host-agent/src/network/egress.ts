@@ -5,7 +5,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { run, runScript, withInput } from './commands.js';
+import { run, runScript, withInput } from '../commands.js';
 import { type EgressRules, rulesScript } from './egress-rules.js';
 import { GUEST_NET } from './network-slot.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { run, runScript, withInput } from './commands.js';
+import { run, runScript, withInput } from '../commands.js';
 import type { Egress } from './egress.js';
 
 /**

@@ -1,25 +1,16 @@
 // qcow2 layers of a snapshot directory. Backing files are named relative to the layer, so a whole chain can
 // be hard-linked into another directory (a template, a fork) and still resolve there.
-import { execFile } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { promisify } from 'node:util';
+import { run } from '../commands.js';
 import { AgentError } from '../errors.js';
 import { fsyncDir, fsyncFile } from './fsync.js';
 
-const execFileAsync = promisify(execFile);
 const QCOW2_MAGIC = 0x514649fb;
 
 async function qemuImg(args: string[]): Promise<void> {
-  try {
-    await execFileAsync('qemu-img', args);
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new AgentError('internal', `qemu-img ${args[0]} failed: ${stderr || (err as Error).message}`, {
-      cause: err,
-    });
-  }
+  await run('qemu-img', args, undefined, `qemu-img ${args[0]}`);
 }
 
 /** The backing file a qcow2 names in its header (as written), or undefined for a base layer. */

@@ -1,9 +1,10 @@
-// The `ip` and `nft` processes that build sandbox networks. Node's child_process forks, copying the page
-// tables of a ~160 MiB agent (13-15 ms of its CPU each here, plus the child's teardown of the copy), so these
-// start with posix_spawn (runCommand), whose cost does not grow with the agent. A slot's setup still runs
-// as one shell script: one start instead of several.
+// The processes the agent runs: `ip` and `nft` that build sandbox networks, `qemu-img` for disk layers.
+// Node's child_process forks, copying the page tables of a ~160 MiB agent (13-15 ms of its CPU each here,
+// plus the child's teardown of the copy, with the event loop stopped for the fork), so these start with
+// posix_spawn (runCommand), whose cost does not grow with the agent. A slot's setup still runs as one
+// shell script: one start instead of several.
 import { runCommand } from '@amber/native';
-import { AgentError } from '../errors.js';
+import { AgentError } from './errors.js';
 
 const END = 'AMBER_INPUT_END';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AgentError } from '../errors.js';
 import { runScript, withInput } from './commands.js';
+import { AgentError } from './errors.js';
 
 test("a script stops at its first failing line and reports that line's stderr", async () => {
   const err = await runScript('three steps', [
