@@ -5,6 +5,7 @@ import { adoptSandbox } from './adoption.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { removeStaleCgroups } from './cgroups.js';
 import type { AgentConfig } from './config.js';
+import { commandLine, pidsByCommandLine } from './host-processes.js';
 import {
   destroyNetworkSlot,
   listNetworkSlots,
@@ -18,21 +19,18 @@ import { TemplateStore } from './templates.js';
 import { hostCgroups } from './vm-launch.js';
 import { poolPaths } from './vm-pool.js';
 
+function isQemuNaming(cmdline: string, path: string): boolean {
+  return cmdline.includes('qemu-system') && cmdline.includes(path);
+}
+
 /** True if `pid` is a live QEMU of this sandbox (guards against pid reuse by checking its command line). */
 export async function isSandboxQemu(pid: number | undefined, runDir: string): Promise<boolean> {
-  if (!pid) return false;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmdline.includes('qemu-system') && cmdline.includes(runDir);
+  return pid !== undefined && pid > 0 && isQemuNaming(await commandLine(pid), runDir);
 }
 
 /** Live QEMU processes whose command line names a path under `dir`. */
-export async function qemuPidsUnder(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    if (await isSandboxQemu(Number(entry), `${dir}/`)) pids.push(Number(entry));
-  }
-  return pids;
+export function qemuPidsUnder(dir: string): Promise<number[]> {
+  return pidsByCommandLine((cmdline) => isQemuNaming(cmdline, `${dir}/`));
 }
 
 /**

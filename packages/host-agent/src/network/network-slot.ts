@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { run, runScript, withInput } from '../commands.js';
+import { pidsByCommandLine } from '../host-processes.js';
 import type { Egress } from './egress.js';
 
 /**
@@ -95,14 +95,8 @@ export async function settleSlotScripts(prefix: string, timeoutMs = 10_000): Pro
   }
 }
 
-async function slotScripts(prefix: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(`netns add ${prefix}`)) pids.push(Number(entry));
-  }
-  return pids;
+function slotScripts(prefix: string): Promise<number[]> {
+  return pidsByCommandLine((cmdline) => cmdline.includes(`netns add ${prefix}`));
 }
 
 export async function listNetworkSlots(prefix: string): Promise<string[]> {
