@@ -88,7 +88,14 @@ export async function settleSlotScripts(prefix: string, timeoutMs = 10_000): Pro
   const deadline = Date.now() + timeoutMs;
   for (let pids = await slotScripts(prefix); pids.length > 0; pids = await slotScripts(prefix)) {
     if (Date.now() > deadline) {
-      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (err) {
+          // Exited since it was listed: what it made is there to be swept.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
       return;
     }
     await new Promise((r) => setTimeout(r, 20));
