@@ -273,7 +273,12 @@ test('files.watchDir', { timeout: 5 * MIN }, async () => {
 });
 
 test('setTimeout, getMetrics, Sandbox.list filters', { timeout: 5 * MIN }, async () => {
+  // A command streaming its output while the timeout changes, and another request comes through the proxy.
+  const running = await sbx.commands.run('echo early; sleep 2; echo late', { background: true });
   await sbx.setTimeout(900_000);
+  assert.equal(await sbx.files.exists('/tmp'), true);
+  const done = await running.wait();
+  assert.equal(done.stdout, 'early\nlate\n');
   const info = await sbx.getInfo();
   assert.ok(info.endAt.getTime() - Date.now() > 800_000);
   const metrics = await sbx.getMetrics();

@@ -22,7 +22,8 @@ before(async () => {
     req.resume();
     // A streamed answer, so reuse is checked after a response that came in pieces.
     res.write('a');
-    setTimeout(() => res.end(`b ${req.url}`), 5);
+    // /slow: a long answer, like a command's output stream.
+    setTimeout(() => res.end(`b ${req.url}`), req.url === '/slow' ? 300 : 5);
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as AddressInfo).port;
@@ -91,6 +92,20 @@ test('a new epoch (pause, resume, kill) drops the old connections', async () => 
   assert.equal(opened, 2);
   await settle();
   assert.equal(live.size, 1, 'the first epoch’s connection is closed');
+  pool.close();
+  await settle();
+});
+
+test('a change that is not of state (timeout, network) leaves requests in flight alone', async () => {
+  const pool = new GuestPool(60_000);
+  opened = 0;
+  const slow = get(pool, 1, '/slow');
+  await settle();
+  // The row's epoch moved on (setTimeout) while the stream runs; the next request must not cut it.
+  assert.equal(await get(pool, 2, '/y'), 'ab /y');
+  assert.equal(await slow, 'ab /slow');
+  await settle();
+  assert.equal(live.size, 1, 'the old epoch’s connection closed once its answer was done');
   pool.close();
   await settle();
 });

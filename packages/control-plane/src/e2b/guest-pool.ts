@@ -11,6 +11,8 @@ const MAX_IDLE_PER_TARGET = 8;
 
 /** Keep-alive connections to one guest port, each a tunnel connection through the host agent. */
 class TunnelAgent extends Agent {
+  #retired = false;
+
   constructor(
     private readonly tunnelPath: string,
     private readonly sandboxId: string,
@@ -35,6 +37,21 @@ class TunnelAgent extends Agent {
     return undefined;
   }
 
+  /**
+   * No new request and no reuse from now on: idle connections close at once, busy ones once their answer
+   * is done, so a stream that is still running (a command's output) is never cut.
+   */
+  retire(): void {
+    this.#retired = true;
+    for (const sockets of Object.values(this.freeSockets))
+      for (const socket of sockets ?? []) socket.destroy();
+  }
+
+  // Node asks this when a request is done with a socket; false closes it (@types/node says void).
+  override keepSocketAlive(socket: Duplex): boolean {
+    return !this.#retired && (super.keepSocketAlive(socket) as unknown as boolean);
+  }
+
   get idle(): boolean {
     const count = (sockets: NodeJS.ReadOnlyDict<unknown[]>) =>
       Object.values(sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
@@ -45,9 +62,10 @@ class TunnelAgent extends Agent {
 /**
  * Pooled connections per guest port, so the envd proxy does not open a tunnel (a unix connection, a line
  * exchange, a TCP connect inside the sandbox's namespace) for every request. A pool belongs to one epoch
- * of its sandbox (the row's `updated_at`): any change of state — pause, resume, kill — starts a new pool
- * and destroys the old one's sockets, so no request is ever sent on a connection into a VM that has since
- * been paused or restored.
+ * of its sandbox (the row's `updated_at`): any change — pause, resume, kill, but also a new timeout —
+ * starts a new pool and retires the old one, so no request is ever sent on a connection into a VM that
+ * has since been paused or restored, while requests already in flight run to their end (or fail with the
+ * VM they were talking to).
  */
 export class GuestPool {
   readonly #pools = new Map<string, { epoch: number; agent: TunnelAgent }>();
@@ -58,7 +76,7 @@ export class GuestPool {
     const key = `${sandboxId} ${port}`;
     const hit = this.#pools.get(key);
     if (hit && hit.epoch === epoch) return hit.agent;
-    hit?.agent.destroy();
+    hit?.agent.retire();
     this.#sweep();
     const agent = new TunnelAgent(tunnelPath, sandboxId, port, this.idleMs);
     this.#pools.set(key, { epoch, agent });
