@@ -36,8 +36,11 @@ export interface StartOptions {
 // control, ^C, SIGWINCH), then exec — the pid Node sees stays the command's.
 const SETSID = '/usr/bin/setsid';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** How long a PTY's remaining output may take to drain after its process exits. */
-const PTY_DRAIN_MS = 200;
+/**
+ * How long a process's remaining output may take to drain after it exits. Background children (`cmd &`)
+ * may hold its terminal or pipes open for as long as they run; the command still ends with its own process.
+ */
+const OUTPUT_DRAIN_MS = 200;
 
 /**
  * The guest's table of processes started through envd. It lives in envd's memory, so a snapshot of the VM
@@ -127,7 +130,8 @@ export class ProcessTable {
       ...(options.tag && { tag: options.tag }),
     };
     const end = (code: number | null, signal: NodeJS.Signals | null) => {
-      this.byPid.delete(managed.pid);
+      // Also called once a background child lets go of the pipes, when the pid may be another process's.
+      if (this.byPid.get(managed.pid) === managed) this.byPid.delete(managed.pid);
       emit(
         signal
           ? { kind: 'end', exitCode: -1, exited: false, status: `signal: ${signal}` }
@@ -160,7 +164,7 @@ export class ProcessTable {
         if (drained) finish();
         else {
           // Background children may hold the terminal open: wait briefly for the output, then hang up.
-          const timer = setTimeout(finish, PTY_DRAIN_MS);
+          const timer = setTimeout(finish, OUTPUT_DRAIN_MS);
           stream.once('close', () => {
             clearTimeout(timer);
             finish();
@@ -168,7 +172,15 @@ export class ProcessTable {
         }
       });
     } else {
-      child.on('close', end);
+      // 'close' also waits for stdout and stderr to end. As in E2B's envd, the command ends with its process;
+      // what a background child writes later is read and dropped, so it never meets a closed pipe.
+      child.once('exit', (code, signal) => {
+        const timer = setTimeout(() => end(code, signal), OUTPUT_DRAIN_MS);
+        child.once('close', () => {
+          clearTimeout(timer);
+          end(code, signal);
+        });
+      });
     }
     if (child.pid !== undefined) this.byPid.set(child.pid, managed);
     return managed;

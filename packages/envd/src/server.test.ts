@@ -66,6 +66,18 @@ describe('process.Process/Start', () => {
     assert.match(r.end?.status ?? '', /error/);
   });
 
+  test('a command ends with its process, though a background child holds its output open', async () => {
+    const started = performance.now();
+    const r = await runProcess('sh', ['-c', 'sleep 30 & echo $!; echo done']);
+    assert.ok(performance.now() - started < 10_000, 'the stream waited for the background child');
+    const [child, done] = r.stdout.split('\n');
+    assert.equal(done, 'done');
+    assert.equal(r.end?.exitCode, 0);
+    // The background child runs on; its later output is not an error for it.
+    process.kill(Number(child), 0);
+    process.kill(Number(child), 'SIGKILL');
+  });
+
   test('a running process is listed and can be killed', async () => {
     const c = client();
     const stream = c.start({ process: { cmd: 'sleep', args: ['30'], envs: {} }, tag: 'sleeper' });

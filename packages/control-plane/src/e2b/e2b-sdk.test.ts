@@ -142,6 +142,17 @@ test('commands: background, list, connect, sendStdin, kill', { timeout: 5 * MIN 
   assert.equal(await sbx.commands.kill(cat.pid), false);
 });
 
+test('commands.run of `cmd &` returns with the shell, and the child runs on', {
+  timeout: 5 * MIN,
+}, async () => {
+  // The child holds the command's stdout; E2B's envd ends the command with its own process all the same.
+  const started = await sbx.commands.run('sleep 600 & echo $!', { timeoutMs: 30_000 });
+  const pid = started.stdout.trim();
+  assert.match(pid, /^\d+$/);
+  assert.equal((await sbx.commands.run(`kill -0 ${pid} && echo alive`)).stdout, 'alive\n');
+  await sbx.commands.run(`kill ${pid}`);
+});
+
 test('pty: create, sendInput, resize, kill', { timeout: 5 * MIN }, async () => {
   const chunks: Buffer[] = [];
   const pty = await sbx.pty.create({ cols: 80, rows: 24, onData: (d) => void chunks.push(Buffer.from(d)) });
