@@ -206,6 +206,51 @@ test('files: write, read, list, makeDir, rename, remove, exists, getInfo, a 3 Mi
   assert.ok(back.equals(big), 'the 3 MiB file came back changed');
 });
 
+test('uploadUrl and downloadUrl: pre-signed, for one file and one direction, until they expire', {
+  timeout: 5 * MIN,
+}, async () => {
+  // What a browser would do with them: no key, no token, no sandbox header.
+  const upload = await sbx.uploadUrl('/home/user/via-url.txt');
+  const form = new FormData();
+  form.append('file', new Blob(['sent through a signed URL\n']), 'via-url.txt');
+  const put = await fetch(upload, { method: 'POST', body: form });
+  assert.equal(put.status, 200, await put.clone().text());
+  assert.equal(((await put.json()) as Array<{ path: string }>)[0]?.path, '/home/user/via-url.txt');
+  assert.equal(await sbx.files.read('/home/user/via-url.txt'), 'sent through a signed URL\n');
+
+  const download = await sbx.downloadUrl('/home/user/via-url.txt', { useSignatureExpiration: 60 });
+  const got = await fetch(download);
+  assert.equal(got.status, 200);
+  assert.equal(await got.text(), 'sent through a signed URL\n');
+
+  const refused = async (url: string | URL, init?: RequestInit) => (await fetch(url, init)).status;
+  // The upload URL does not download, nor does a signature reach another path.
+  assert.equal(await refused(upload), 401);
+  const other = new URL(download);
+  other.searchParams.set('path', '/etc/shadow');
+  assert.equal(await refused(other), 401);
+  const expired = await sbx.downloadUrl('/home/user/via-url.txt', { useSignatureExpiration: -5 });
+  assert.equal(await refused(expired), 401);
+});
+
+test('git: init, add, commit, branches, status, a local clone', { timeout: 5 * MIN }, async () => {
+  const repo = '/home/user/repo';
+  await sbx.git.init(repo);
+  await sbx.files.write(`${repo}/a.txt`, 'hello');
+  assert.equal((await sbx.git.status(repo)).hasUntracked, true);
+  await sbx.git.add(repo, { all: true });
+  await sbx.git.commit(repo, 'first', { authorName: 'Amber Test', authorEmail: 'test@example.invalid' });
+  await sbx.git.createBranch(repo, 'feature');
+  const status = await sbx.git.status(repo);
+  assert.deepEqual(
+    { branch: status.currentBranch, clean: status.isClean },
+    { branch: 'feature', clean: true },
+  );
+  assert.deepEqual((await sbx.git.branches(repo)).branches.sort(), ['feature', 'master']);
+  await sbx.git.clone(repo, { path: '/home/user/copy' });
+  assert.equal(await sbx.files.read('/home/user/copy/a.txt'), 'hello');
+});
+
 test('files.write of many files into new subdirectories: parents created, owned by the user', {
   timeout: 5 * MIN,
 }, async () => {

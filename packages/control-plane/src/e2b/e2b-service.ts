@@ -4,6 +4,7 @@ import type { ApiContext } from '../http/context.js';
 import type { AgentLink } from '../services/agent-link.js';
 import type { SandboxRow } from '../services/sandbox-view.js';
 import { E2bError } from './e2b-error.js';
+import { type SignedFile, signedWith } from './file-signature.js';
 import { GuestPool } from './guest-pool.js';
 import { type GuestTarget, guestJson } from './guest-proxy.js';
 import { type E2bSettings, type E2bSettingsStore, newAccessToken } from './settings-store.js';
@@ -90,15 +91,35 @@ export class E2bService {
   }
 
   /**
-   * Where an envd-proxy request goes. 502 for an unknown, killed or paused-without-auto-resume sandbox
-   * (the SDK reads 502 as "not running"), 401 for a wrong access token.
+   * The sandbox whose token signed a pre-signed file URL, which names none: one SHA-256 per sandbox with
+   * a token, so only a URL that verifies is ever routed.
    */
-  async proxyTarget(sandboxId: string, port: number, token: string | undefined, path: string) {
+  async signedFileSandbox(file: SignedFile): Promise<string> {
+    for (const { sandboxId, accessToken } of await this.settings.tokens()) {
+      if (signedWith(file, accessToken)) return sandboxId;
+    }
+    throw new E2bError(401, 'the file URL has an invalid or expired signature');
+  }
+
+  /**
+   * Where an envd-proxy request goes. 502 for an unknown, killed or paused-without-auto-resume sandbox
+   * (the SDK reads 502 as "not running"), 401 for a wrong access token. `signed`: a pre-signed file URL
+   * stands in for the token on that one file.
+   */
+  async proxyTarget(
+    sandboxId: string,
+    port: number,
+    credentials: { token?: string; signed?: SignedFile },
+    path: string,
+  ) {
     const settings = await this.settings.get(sandboxId);
     const row = await this.ctx.sandboxes.store.find(sandboxId);
     if (!settings || !row || !e2bState(row.state))
       throw new E2bError(502, `sandbox ${sandboxId} is not running or does not exist`);
-    if (port === ENVD_PORT && !path.startsWith('/health') && token !== settings.accessToken)
+    const authorized =
+      credentials.token === settings.accessToken ||
+      (credentials.signed !== undefined && signedWith(credentials.signed, settings.accessToken));
+    if (port === ENVD_PORT && !path.startsWith('/health') && !authorized)
       throw new E2bError(401, 'missing or invalid envd access token (X-Access-Token)');
     let epoch = Number(row.updated_at);
     if (row.state !== 'running') {

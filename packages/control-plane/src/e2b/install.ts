@@ -4,6 +4,7 @@ import { presentedKey } from '../http/auth.js';
 import type { E2bDeps } from './e2b-deps.js';
 import { E2bError, toE2bError } from './e2b-error.js';
 import { E2bService, ENVD_PORT } from './e2b-service.js';
+import { signedFile } from './file-signature.js';
 import { proxyToGuest, sendE2bError } from './guest-proxy.js';
 import { listRoutes } from './rest-list.js';
 import { sandboxRoutes } from './rest-sandboxes.js';
@@ -25,6 +26,9 @@ export function guestRoute(
   if (hostMatch?.[1] && hostMatch[2]) {
     return { port: Number(hostMatch[1]), sandboxId: hostMatch[2], path: url };
   }
+  // uploadUrl()/downloadUrl() drop E2B_SANDBOX_URL's path and the sandbox: the signature finds it.
+  if (url.startsWith('/files?') && new URLSearchParams(url.slice(7)).has('signature'))
+    return { sandboxId: '', port: ENVD_PORT, path: url };
   if (url !== ENVD_PREFIX && !url.startsWith(`${ENVD_PREFIX}/`) && !url.startsWith(`${ENVD_PREFIX}?`))
     return undefined;
   const id = headers['e2b-sandbox-id'];
@@ -44,14 +48,16 @@ async function proxy(
   route: { sandboxId: string; port: number; path: string },
 ): Promise<void> {
   try {
-    if (!route.sandboxId) throw new E2bError(502, 'E2b-Sandbox-Id is missing');
+    const signed = route.port === ENVD_PORT ? signedFile(route.path, req.method) : undefined;
+    const sandboxId = route.sandboxId || (signed && (await e2b.signedFileSandbox(signed)));
+    if (!sandboxId) throw new E2bError(502, 'E2b-Sandbox-Id is missing');
     if (!Number.isInteger(route.port) || route.port < 1 || route.port > 65535)
       throw new E2bError(400, 'E2b-Sandbox-Port must be a port number');
     const token = req.headers['x-access-token'];
     const target = await e2b.proxyTarget(
-      route.sandboxId,
+      sandboxId,
       route.port,
-      typeof token === 'string' ? token : undefined,
+      { ...(typeof token === 'string' && { token }), ...(signed && { signed }) },
       route.path,
     );
     proxyToGuest(req, res, target, route.path, e2b.log);

@@ -75,6 +75,12 @@ export class E2bSettingsStore {
     return made;
   }
 
+  /** Every sandbox's access token, to find the one that signed a file URL (which names no sandbox). */
+  async tokens(): Promise<Array<{ sandboxId: string; accessToken: string }>> {
+    const rows = await this.db.selectFrom('e2b_sandboxes').select(['sandbox_id', 'access_token']).execute();
+    return rows.map((row) => ({ sandboxId: row.sandbox_id, accessToken: row.access_token }));
+  }
+
   async remove(sandboxId: string): Promise<void> {
     await this.db.deleteFrom('e2b_sandboxes').where('sandbox_id', '=', sandboxId).execute();
   }
