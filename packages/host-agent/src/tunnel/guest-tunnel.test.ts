@@ -89,10 +89,17 @@ test('bad requests get a JSON error line and a closed socket', async () => {
   }
 });
 
-test('a paused sandbox is refused with failed_precondition naming its state', {
+test('a pause ends the connections open into the VM; then the sandbox is refused, naming its state', {
   timeout: 300_000,
 }, async () => {
+  // An idle kept-alive connection, like a stream waiting on a command's output: without the VM it would
+  // never hear from the guest again, so the client would wait for ever.
+  const open = await ask(tunnelPath(t.home), `${sandboxId} ${ENVD_PORT}\n`);
+  assert.equal(open.reply, 'ok');
+  const closed = new Promise<string>((resolve) => open.socket.once('close', () => resolve('closed')));
   await t.client.pauseSandbox({ sandboxId });
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 10_000).unref());
+  assert.equal(await Promise.race([closed, timeout]), 'closed');
   const { reply, socket } = await ask(tunnelPath(t.home), `${sandboxId} ${ENVD_PORT}\n`);
   socket.destroy();
   const parsed = JSON.parse(reply) as { error: { code: string; message: string } };

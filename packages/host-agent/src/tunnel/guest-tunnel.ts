@@ -24,6 +24,8 @@ export interface TunnelTarget {
   nsPath: string;
   host: string;
   port: number;
+  /** Aborted when the VM goes (pause, destroy, crash). */
+  gone: AbortSignal;
 }
 
 /** Resolves `<sandboxId> <port>` to where the bytes go; throws an AgentError a client can read. */
@@ -33,7 +35,7 @@ export function resolveTarget(manager: SandboxManager, line: string): TunnelTarg
   const port = Number(match[2]);
   if (port < 1 || port > 65535) throw new AgentError('invalid_argument', `port ${port} is out of range`);
   const runtime = manager.requireRunning(manager.get(match[1] as string));
-  return { nsPath: runtime.slot.nsPath, host: runtime.slot.guestIp, port };
+  return { nsPath: runtime.slot.nsPath, host: runtime.slot.guestIp, port, gone: runtime.gone.signal };
 }
 
 function refuse(socket: Socket, err: unknown): void {
@@ -135,6 +137,11 @@ export async function startGuestTunnel(
     client.once('error', () => upstream.destroy());
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
+    // Nothing would ever arrive again: the guest's end of the TCP connection went with its VM.
+    const hangUp = () => upstream.destroy();
+    if (target.gone.aborted) hangUp();
+    else target.gone.addEventListener('abort', hangUp, { once: true });
+    upstream.once('close', () => target.gone.removeEventListener('abort', hangUp));
   }
   await mkdir(dirname(path), { recursive: true });
   await rm(path, { force: true });
