@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -37,6 +37,29 @@ describe('HTTP /files', () => {
       ],
     );
     assert.equal(statSync(join(envd.userHome, 'batch')).uid, 1000);
+  });
+
+  test('an upload keeps an existing file’s mode and writes through a symlink, as E2B’s in-place write', async () => {
+    const upload = async (path: string, text: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([text]), 'f');
+      const res = await fetch(url({ username: 'user', path }), { method: 'POST', body: form });
+      assert.equal(res.status, 200, await res.clone().text());
+    };
+    const script = join(envd.userHome, 'run.sh');
+    await upload(script, 'echo one\n');
+    chmodSync(script, 0o750);
+    await upload(script, 'echo two\n');
+    assert.equal(statSync(script).mode & 0o7777, 0o750, 'the script stays executable');
+    assert.equal(readFileSync(script, 'utf8'), 'echo two\n');
+
+    const real = join(envd.userHome, 'real.conf');
+    const link = join(envd.userHome, 'link.conf');
+    symlinkSync(real, link); // dangling until the first upload creates its target
+    await upload(link, 'first');
+    await upload(link, 'second');
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.equal(readFileSync(real, 'utf8'), 'second');
   });
 
   test('multipart parts named by paths in new nested directories: every parent made, owned by the caller', async () => {

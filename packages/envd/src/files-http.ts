@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chown, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -86,8 +86,24 @@ interface Written {
 }
 
 /**
+ * The file an upload to `path` writes: E2B's envd opens the path, so a symlink is written through (also
+ * one whose target does not exist yet), never replaced.
+ */
+async function uploadTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const link = await lstat(path).catch(() => undefined);
+  return link?.isSymbolicLink() ? resolve(dirname(path), await readlink(path)) : path;
+}
+
+/**
  * Streams one upload to a temp file beside the target and renames it into place, so a failed or cut
- * upload never leaves a truncated file behind. Memory stays bounded: the stream is piped, never held.
+ * upload never leaves a truncated file behind, and nobody reads a half-written one. Memory stays bounded:
+ * the stream is piped, never held. As with E2B's in-place write, an existing file keeps its mode (a script
+ * stays executable) and goes to the writing user.
  */
 async function writeStream(
   source: Readable,
@@ -96,12 +112,15 @@ async function writeStream(
   ctx: EnvdContext,
   metadata: Record<string, string>,
 ): Promise<Written> {
-  const tmp = join(dirname(path), `.${basename(path)}.upload-${randomBytes(4).toString('hex')}`);
+  let tmp: string | undefined;
   try {
     ensureDirs(dirname(path), user);
-    const info = await stat(path).catch(() => undefined);
+    const target = await uploadTarget(path);
+    const info = await stat(target).catch(() => undefined);
     if (info?.isDirectory()) throw new HttpError(400, `path '${path}' is a directory`);
+    tmp = join(dirname(target), `.${basename(target)}.upload-${randomBytes(4).toString('hex')}`);
     await pipeline(source, createWriteStream(tmp, { mode: 0o644 }));
+    if (info) await chmod(tmp, info.mode & 0o7777);
     if (user.uid !== process.getuid?.()) await chown(tmp, user.uid, user.gid);
     for (const [key, value] of Object.entries(metadata)) {
       try {
@@ -115,10 +134,10 @@ async function writeStream(
         throw err;
       }
     }
-    await rename(tmp, path);
+    await rename(tmp, target);
   } catch (err) {
     source.resume();
-    await rm(tmp, { force: true });
+    if (tmp) await rm(tmp, { force: true });
     throw httpFsError(err, path);
   }
   return {
