@@ -421,6 +421,22 @@ test('pause, then Sandbox.connect resumes: files and a background process surviv
   sbx = again;
 });
 
+test('a pause ends the streams in flight (as on E2B) instead of leaving them waiting', {
+  timeout: 10 * MIN,
+}, async () => {
+  // Not auto-resumed: the SDK probes the sandbox when a stream breaks, which would resume it.
+  const other = await Sandbox.create({ timeoutMs: 5 * MIN, ...slow });
+  const bg = await other.commands.run('sleep 100000', { background: true, timeoutMs: 0 });
+  const ended = bg.wait().then(
+    () => 'exited',
+    (err: Error) => err.message,
+  );
+  assert.equal(await other.pause(slow), true);
+  const stillWaiting = new Promise((r) => setTimeout(() => r('still waiting'), 20_000).unref());
+  assert.match(String(await Promise.race([ended, stillWaiting])), /terminated/);
+  await other.kill();
+});
+
 test('auto-resume: a request to a paused sandbox resumes it', { timeout: 10 * MIN }, async () => {
   assert.equal(await sbx.pause(slow), true);
   assert.equal((await sbx.getInfo()).state, 'paused');
