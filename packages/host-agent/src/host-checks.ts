@@ -1,14 +1,11 @@
 // `amber doctor`: what this host can and cannot do for sandboxes, one line per check, each with the reason.
-import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { release } from 'node:os';
-import { promisify } from 'node:util';
 import { UffdFeature, uffdSupportedFeatures } from '@amber/native';
 import { detectCgroups } from './cgroups.js';
+import { run } from './commands.js';
 import type { AgentConfig } from './config.js';
-
-const execFileAsync = promisify(execFile);
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -24,7 +21,7 @@ const LOW_DISK_BYTES = 5 * GIB;
 
 async function qemu(): Promise<HostCheck> {
   try {
-    const { stdout } = await execFileAsync('qemu-system-x86_64', ['--version']);
+    const stdout = await run('qemu-system-x86_64', ['--version']);
     const version = /version (\d+\.\d+\.\d+)/.exec(stdout)?.[1];
     if (!version) return { name: 'qemu', status: 'warn', detail: `unrecognised version: ${stdout.trim()}` };
     const major = Number(version.split('.')[0]);
@@ -125,8 +122,8 @@ function cgroups(config: AgentConfig): HostCheck {
 
 async function nftables(): Promise<HostCheck> {
   try {
-    const { stdout } = await execFileAsync('nft', ['--version']);
-    await execFileAsync('nft', ['list', 'tables']);
+    const stdout = await run('nft', ['--version']);
+    await run('nft', ['list', 'tables']);
     return {
       name: 'nftables',
       status: 'ok',

@@ -1,14 +1,11 @@
 // `amber image prune`: frees what nothing on this host uses any more — guest images no sandbox or template
 // was built from (and not the current one), Debian package layers but the newest, interrupted builds, and
 // leftovers of crashed agents (`*.tmp-*` files, network namespaces of the older `amber-<sandbox id>` naming).
-import { execFile } from 'node:child_process';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { imageId, listImages, resolveInputs } from '@amber/image';
+import { run } from './commands.js';
 import type { AgentConfig } from './config.js';
-
-const execFileAsync = promisify(execFile);
 
 export interface PruneItem {
   kind: 'image' | 'layer' | 'build-leftover' | 'temp-file' | 'namespace';
@@ -156,12 +153,21 @@ async function oldRamFiles(config: AgentConfig, plan: PrunePlan): Promise<void> 
 }
 
 async function oldNamespaces(plan: PrunePlan): Promise<void> {
-  const { stdout } = await execFileAsync('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
-  for (const name of stdout.split('\n').map((line) => line.split(' ')[0] ?? '')) {
+  let listed: string;
+  try {
+    listed = await run('ip', ['netns', 'list']);
+  } catch (err) {
+    plan.skipped.push(`cannot list network namespaces (${(err as Error).message}); none is removed`);
+    return;
+  }
+  for (const name of listed.split('\n').map((line) => line.split(' ')[0] ?? '')) {
     if (!OLD_NAMESPACE.test(name)) continue;
-    const pids = await execFileAsync('ip', ['netns', 'pids', name]).catch(() => ({ stdout: 'unknown' }));
-    if (pids.stdout.trim() === '')
-      plan.items.push({ kind: 'namespace', target: name, reason: 'older naming, no process in it' });
+    try {
+      if ((await run('ip', ['netns', 'pids', name])).trim() === '')
+        plan.items.push({ kind: 'namespace', target: name, reason: 'older naming, no process in it' });
+    } catch (err) {
+      plan.skipped.push(`namespace ${name} kept: cannot tell what runs in it (${(err as Error).message})`);
+    }
   }
 }
 
@@ -194,7 +200,7 @@ export async function planPrune(
 
 export async function applyPrune(plan: PrunePlan): Promise<void> {
   for (const item of plan.items) {
-    if (item.kind === 'namespace') await execFileAsync('ip', ['netns', 'del', item.target]);
+    if (item.kind === 'namespace') await run('ip', ['netns', 'del', item.target]);
     else await rm(item.target, { recursive: true, force: true });
   }
 }
