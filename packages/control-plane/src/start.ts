@@ -30,6 +30,9 @@ import { DEFAULT_SHAPE, TemplateService } from './services/templates.js';
 import { TimeoutPolicy } from './services/timeout-policy.js';
 import { pauseForStop, resumeAfterStart } from './stop-resume.js';
 
+/** How long a stop lets requests in flight finish before it cuts them. */
+const CLOSE_GRACE_MS = 5_000;
+
 export const VERSION = '0.1.0';
 export const DEFAULT_PORT = 4280;
 
@@ -215,7 +218,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         closing ??= (async () => {
           policy.stop();
           reconciler.stop();
+          // A stream into a sandbox (a command's output, a watch) ends only when its sandbox pauses, which
+          // comes after this: requests still open after a short grace are cut, or the stop would wait on them.
+          const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
           await app.close();
+          clearTimeout(cut);
           await store.writeExactExpiries().catch((err) => {
             log.warn({ err }, 'could not write exact expiries; the database keeps bounds a little later');
           });

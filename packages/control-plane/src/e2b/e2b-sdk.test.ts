@@ -475,6 +475,23 @@ test('snapshots: create, spawn from it, list, fork a paused sandbox, delete', {
   assert.equal(await Sandbox.deleteSnapshot(snapshotId), false);
 });
 
+test('a stop (amber down) with a stream open: the stream ends, the sandbox comes back with its process', {
+  timeout: 10 * MIN,
+}, async () => {
+  const bg = await sbx.commands.run('sleep 100000', { background: true, timeoutMs: 0 });
+  const ended = bg.wait().then(
+    () => 'exited',
+    (err: Error) => err.message,
+  );
+  // The stop pauses every sandbox, which is what would end the stream: it must not wait for the stream.
+  const restarted = h.restart({ port: h.cp.port }).then(() => 'restarted');
+  const hung = new Promise((r) => setTimeout(() => r('the stop is still waiting'), 2 * MIN).unref());
+  assert.equal(await Promise.race([restarted, hung]), 'restarted');
+  assert.match(String(await ended), /terminated/);
+  assert.ok((await sbx.commands.list()).some((p) => p.pid === bg.pid));
+  await sbx.commands.kill(bg.pid);
+});
+
 test('kill: then the SDK sees not found everywhere', { timeout: 5 * MIN }, async () => {
   assert.equal(await sbx.kill(), true);
   assert.equal(await Sandbox.kill(sbx.sandboxId), false);
