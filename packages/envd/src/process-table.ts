@@ -132,10 +132,13 @@ export class ProcessTable {
     const end = (code: number | null, signal: NodeJS.Signals | null) => {
       // Also called once a background child lets go of the pipes, when the pid may be another process's.
       if (this.byPid.get(managed.pid) === managed) this.byPid.delete(managed.pid);
+      const status = signal ? `signal: ${signal}` : `exit status ${code}`;
+      // E2B's envd sends Go's exec error for any end but exit 0; the SDK makes it CommandExitError's message.
+      const failed = signal !== null || code !== 0 ? { error: status } : {};
       emit(
         signal
-          ? { kind: 'end', exitCode: -1, exited: false, status: `signal: ${signal}` }
-          : { kind: 'end', exitCode: code ?? -1, exited: true, status: `exit status ${code}` },
+          ? { kind: 'end', exitCode: -1, exited: false, status, ...failed }
+          : { kind: 'end', exitCode: code ?? -1, exited: true, status, ...failed },
       );
     };
     child.stdout?.on('data', (data: Buffer) => emit({ kind: 'stdout', data }));

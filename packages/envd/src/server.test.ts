@@ -25,7 +25,7 @@ async function runProcess(
   let stdout = '';
   let stderr = '';
   let pid = 0;
-  let end: { exitCode: number; exited: boolean; status: string } | undefined;
+  let end: { exitCode: number; exited: boolean; status: string; error?: string } | undefined;
   for await (const res of client().start({
     process: { cmd, args, envs: extra.envs ?? {}, ...(extra.cwd && { cwd: extra.cwd }) },
   })) {
@@ -47,8 +47,8 @@ describe('process.Process/Start', () => {
     assert.equal(r.stderr, 'err\n');
     assert.ok(r.pid > 0);
     assert.deepEqual(
-      { code: r.end?.exitCode, exited: r.end?.exited, status: r.end?.status },
-      { code: 3, exited: true, status: 'exit status 3' },
+      { code: r.end?.exitCode, exited: r.end?.exited, status: r.end?.status, error: r.end?.error },
+      { code: 3, exited: true, status: 'exit status 3', error: 'exit status 3' },
     );
   });
 

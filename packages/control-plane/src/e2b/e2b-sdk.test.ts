@@ -108,6 +108,8 @@ test('commands.run: output, envs, cwd, user, callbacks and exit codes', { timeou
     CommandExitError,
   )) as CommandExitError;
   assert.equal(failed.exitCode, 3);
+  // As E2B's envd reports it (Go's exec error), so the SDK's error has a message.
+  assert.equal(failed.message, 'exit status 3');
   assert.equal(failed.stdout, 'partial\n');
 });
 
