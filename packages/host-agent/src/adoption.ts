@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { EnvdClient } from './envd/envd-client.js';
 import { AgentError } from './errors.js';
 import { GUEST_NET, type NetworkSlot } from './network/network-slot.js';
-import type { SandboxPaths, SandboxRecord, SandboxRuntime } from './sandbox.js';
+import { goneController, type SandboxPaths, type SandboxRecord, type SandboxRuntime } from './sandbox.js';
 import { readCommitted } from './snapshot/layout.js';
 
 /** How long a waiting shim may take to hand its memory over again (it retries every 10 ms). */
@@ -78,7 +78,7 @@ export async function adoptSandbox(
       slot,
       envd: new EnvdClient(nsPath, GUEST_NET.guestIp),
       disk: live.disk,
-      gone: new AbortController(),
+      gone: goneController(),
       expectedExit: false,
       ...(pager && { pager }),
       ...(live.egress && { egress: live.egress }),

@@ -13,7 +13,7 @@ import type { Egress } from './network/egress.js';
 import { destroyNetworkSlot, GUEST_NET, type NetworkSlot } from './network/network-slot.js';
 import type { NetworkSlotPool } from './network/slot-pool.js';
 import { PhaseTimer } from './phase-timer.js';
-import type { SandboxPaths, SandboxRuntime } from './sandbox.js';
+import { goneController, type SandboxPaths, type SandboxRuntime } from './sandbox.js';
 import { createOverlay } from './snapshot/disk-chain.js';
 import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot/layout.js';
 import { launchVm } from './vm-launch.js';
@@ -80,7 +80,7 @@ export async function bootSandbox(
       disk,
       ...(egress && { egress }),
       expectedExit: false,
-      gone: new AbortController(),
+      gone: goneController(),
       ...(cgroup && { cgroup }),
     };
   } catch (err) {
@@ -175,7 +175,7 @@ export async function restoreSandbox(
       disk,
       ...(egress && { egress }),
       expectedExit: false,
-      gone: new AbortController(),
+      gone: goneController(),
       envdConnection: ready.connection,
       ...(cgroup && { cgroup }),
     };

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import type { Pager } from '@amber/pager';
 import type { Vm, VmSpec } from '@amber/vmm';
@@ -91,6 +92,16 @@ export interface SandboxRuntime {
   expectedExit: boolean;
   /** After a restore: whether envd first answered on the connection kept in the snapshot, or a new one. */
   envdConnection?: 'resumed' | 'new';
+}
+
+/**
+ * A runtime's `gone`. Every call streaming from its guest listens on it (each tunnel connection, each
+ * exec), so more than Node's default of 10 listeners at once is normal, not a leak.
+ */
+export function goneController(): AbortController {
+  const gone = new AbortController();
+  setMaxListeners(0, gone.signal);
+  return gone;
 }
 
 export interface Sandbox extends SandboxRecord {
