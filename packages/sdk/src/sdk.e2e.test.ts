@@ -10,7 +10,6 @@ import { startControlPlane } from '@amber/control-plane';
 import { AmberError, ApiKeys, type ConnectionOptions, health, Sandbox, Snapshot } from './node.js';
 
 const MiB = 1 << 20;
-/** Runs, but its failure is reported, not counted, until the guest image carries envd's PTY addon. */
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<{ sha: string; size: number }> {
   const hash = createHash('sha256');
