@@ -167,7 +167,17 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
 
   it('pause and resume keep files and processes; a paused sandbox refuses exec with its state', async () => {
     await sb.exec('echo kept > /tmp/kept; sleep 3600 >/dev/null 2>&1 & echo $! > /tmp/sleep.pid');
+    // A stream open across the pause ends, and says why.
+    const streaming = await sb.execStream(['sleep', '3600']);
+    const cut = streaming.wait().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     await sb.pause();
+    const err = await cut;
+    assert.ok(err instanceof AmberError, String(err));
+    assert.equal(err.code, 'invalid_state');
+    assert.match(err.message, /paused|pausing/);
     assert.equal(sb.state, 'paused');
     assert.equal(sb.info.expiresAt, null);
     await assert.rejects(sb.exec(['true']), (err) => {

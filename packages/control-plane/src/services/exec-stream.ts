@@ -78,8 +78,21 @@ export class ExecStreamService {
       const start = await firstMessage(socket);
       await this.sandboxes.use(teamId, sandboxId, () => this.run(socket, sandboxId, start));
     } catch (err) {
-      fail(socket, err, this.log);
+      fail(socket, await this.explain(err, sandboxId), this.log);
     }
+  }
+
+  /** A stream cut because its sandbox stopped running says so, not as the transport's "aborted". */
+  private async explain(err: unknown, sandboxId: string): Promise<unknown> {
+    if (!(err instanceof ConnectError)) return err;
+    const row = await this.sandboxes.store.find(sandboxId);
+    if (!row) return new ApiError('not_found', `the stream ended: sandbox ${sandboxId} was destroyed`);
+    if (row.state === 'running') return err;
+    const paused = row.state === 'pausing' || row.state === 'paused';
+    return new ApiError(
+      'invalid_state',
+      `the stream ended: sandbox ${sandboxId} is ${row.state}${paused ? '; the process carries on after a resume' : ''}`,
+    );
   }
 
   private async run(socket: WebSocket, sandboxId: string, start: Static<typeof StartMessage>): Promise<void> {
