@@ -41,6 +41,8 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * may hold its terminal or pipes open for as long as they run; the command still ends with its own process.
  */
 const OUTPUT_DRAIN_MS = 200;
+/** For pipes, the drain lasts until they stay quiet that long, but never longer than this. */
+const OUTPUT_DRAIN_MAX_MS = 2_000;
 
 /**
  * The guest's table of processes started through envd. It lives in envd's memory, so a snapshot of the VM
@@ -178,11 +180,24 @@ export class ProcessTable {
       // 'close' also waits for stdout and stderr to end. As in E2B's envd, the command ends with its process;
       // what a background child writes later is read and dropped, so it never meets a closed pipe.
       child.once('exit', (code, signal) => {
-        const timer = setTimeout(() => end(code, signal), OUTPUT_DRAIN_MS);
-        child.once('close', () => {
-          clearTimeout(timer);
+        // What the process wrote before it exited may still be in the pipes: the end waits until they have
+        // been quiet for a moment (an event loop slowed by emulation must not cut it short).
+        let quiet = setTimeout(finish, OUTPUT_DRAIN_MS);
+        const cap = setTimeout(finish, OUTPUT_DRAIN_MAX_MS);
+        const stillWriting = () => {
+          clearTimeout(quiet);
+          quiet = setTimeout(finish, OUTPUT_DRAIN_MS);
+        };
+        child.stdout?.on('data', stillWriting);
+        child.stderr?.on('data', stillWriting);
+        child.once('close', finish);
+        function finish() {
+          clearTimeout(quiet);
+          clearTimeout(cap);
+          child.stdout?.off('data', stillWriting);
+          child.stderr?.off('data', stillWriting);
           end(code, signal);
-        });
+        }
       });
     }
     if (child.pid !== undefined) this.byPid.set(child.pid, managed);

@@ -78,6 +78,16 @@ describe('process.Process/Start', () => {
     process.kill(Number(child), 'SIGKILL');
   });
 
+  test('all a command wrote before it exited arrives, though a background child holds the pipe', async () => {
+    const r = await runProcess('sh', [
+      '-c',
+      'sleep 30 & echo $! >&2; head -c 3000000 /dev/zero | tr "\\0" a',
+    ]);
+    assert.equal(r.stdout.length, 3_000_000);
+    assert.equal(r.end?.exitCode, 0);
+    process.kill(Number(r.stderr.trim()), 'SIGKILL');
+  });
+
   test('a running process is listed and can be killed', async () => {
     const c = client();
     const stream = c.start({ process: { cmd: 'sleep', args: ['30'], envs: {} }, tag: 'sleeper' });
