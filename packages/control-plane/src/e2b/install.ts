@@ -14,8 +14,6 @@ import { unmatched } from './unsupported-routes.js';
 
 export const E2B_PREFIX = '/e2b';
 const ENVD_PREFIX = `${E2B_PREFIX}/envd`;
-/** Where a pre-signed file URL lands: envd's /files at the listener's root. */
-const SIGNED_FILES = '/files?';
 /** `<port>-<sandboxId>.<domain>`, what `sandbox.getHost(port)` gives; ids are 20 lowercase alphanumerics. */
 const HOST_ROUTE = /^(\d{1,5})-([a-z0-9]{20})\./;
 
@@ -29,7 +27,7 @@ export function guestRoute(
     return { port: Number(hostMatch[1]), sandboxId: hostMatch[2], path: url };
   }
   // uploadUrl()/downloadUrl() drop E2B_SANDBOX_URL's path and the sandbox: the signature finds it.
-  if (url.startsWith(SIGNED_FILES) && new URLSearchParams(url.slice(SIGNED_FILES.length)).has('signature'))
+  if (url.startsWith('/files?') && signedFile(url, undefined))
     return { sandboxId: '', port: ENVD_PORT, path: url };
   if (url !== ENVD_PREFIX && !url.startsWith(`${ENVD_PREFIX}/`) && !url.startsWith(`${ENVD_PREFIX}?`))
     return undefined;
