@@ -32,6 +32,12 @@ export interface AgentConfig {
   vmPoolShapes: number;
   /** QEMUs kept launched ahead per pooled shape: two, so back-to-back restores never wait on a refill. */
   vmPoolDepth: number;
+  /**
+   * Restores running at once. Under TCG a restore is CPU-bound (the guest runs emulated until its agent
+   * answers): one more than the cores keeps them busy, and more only stretches every restore. Under KVM
+   * a restore mostly waits, so many overlap.
+   */
+  maxConcurrentRestores: number;
   /** Each QEMU in a cgroup of its own (cgroups.ts): CPU quota, memory cap, thread bound. */
   cgroups: boolean;
   /** New guests get QEMU's HPET (off by default: vmm's vm-spec.ts says why); a snapshot taken with one keeps it. */
@@ -63,12 +69,12 @@ function numberFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-function countFromEnv(name: string, fallback: number): number {
+function countFromEnv(name: string, fallback: number, min = 0): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0)
-    throw new Error(`${name} must be a whole number (0 or more), got "${raw}"`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be a whole number (${min} or more), got "${raw}"`);
   return value;
 }
 
@@ -102,13 +108,14 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
   const totalMib = Math.floor(totalmem() / 1024 / 1024);
   const reserve = Math.min(2048, Math.floor(totalMib / 4));
   const token = process.env.AMBER_AGENT_TOKEN;
+  const accel = detectAccel();
   return {
     home,
     cacheDir: process.env.AMBER_CACHE_DIR ?? '/var/cache/amber',
     shmDir: process.env.AMBER_SHM_DIR ?? '/dev/shm',
     listen: process.env.AMBER_AGENT_LISTEN ?? `unix:${join(home, 'agent.sock')}`,
     ...(token && { token }),
-    accel: detectAccel(),
+    accel,
     memoryBudgetMib: numberFromEnv('AMBER_MEMORY_BUDGET_MIB', totalMib - reserve),
     maxVcpus: Math.max(1, cpus().length * 4),
     defaults: {
@@ -123,6 +130,11 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     tcgCacheMib: numberFromEnv('AMBER_TCG_CACHE_MIB', DEFAULT_TCG_CACHE_MIB),
     vmPoolShapes: countFromEnv('AMBER_VM_POOL_SHAPES', 2),
     vmPoolDepth: countFromEnv('AMBER_VM_POOL_DEPTH', 2),
+    maxConcurrentRestores: countFromEnv(
+      'AMBER_MAX_CONCURRENT_RESTORES',
+      accel === 'tcg' ? cpus().length + 1 : cpus().length * 4,
+      1,
+    ),
     cgroups: switchFromEnv('AMBER_CGROUPS', true),
     guestHpet: switchFromEnv('AMBER_GUEST_HPET', false),
     machine: 'pc',

@@ -1,4 +1,5 @@
 import type { Image } from '@amber/image';
+import type { ConcurrencyLimit } from './concurrency-limit.js';
 import type { AgentConfig } from './config.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 import type { MemoryBudget } from './memory-budget.js';
@@ -19,6 +20,7 @@ export interface SandboxHost {
   readonly budget: MemoryBudget;
   readonly slots: NetworkSlotPool;
   readonly pool: VmPool;
+  readonly restores: ConcurrencyLimit;
   imageFor(imageId: string): Promise<Image>;
   paths(id: string): SandboxPaths;
   get(id: string): Sandbox;

@@ -5,6 +5,7 @@ import { type Image, loadImage } from '@amber/image';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
 import { oomKills } from './cgroups.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { AgentConfig } from './config.js';
 import { type ExecEvent, fromEnvdError } from './envd/envd-client.js';
 import { AgentError, notFound } from './errors.js';
@@ -66,6 +67,8 @@ export class SandboxManager implements SandboxHost {
   readonly pool: VmPool;
   /** Outbound internet for the sandboxes that have it. */
   readonly egress: EgressHost;
+  /** Restores (resumes, template spawns, forks) running at once; the rest queue. */
+  readonly restores: ConcurrencyLimit;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -74,6 +77,7 @@ export class SandboxManager implements SandboxHost {
     private readonly log: Logger,
   ) {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
+    this.restores = new ConcurrencyLimit(config.maxConcurrentRestores);
     this.snapshots = new SandboxSnapshots(this, log);
     this.egress = new EgressHost(config.home, config.egressAllow, log.child({ component: 'egress' }));
     // Slots come with the way out most sandboxes take; openEgress() adjusts the others.

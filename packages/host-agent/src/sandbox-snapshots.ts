@@ -7,6 +7,7 @@ import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { newSandboxId } from './ids.js';
 import type { EgressRules } from './network/egress-rules.js';
+import type { NetworkSlot } from './network/network-slot.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
 import { restoreSandbox } from './runtime.js';
 import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
@@ -180,21 +181,24 @@ export class SandboxSnapshots {
     // each record write costs a restore two fsyncs.
     sandbox.state = 'resuming';
     try {
-      const runtime = await restoreSandbox(
-        this.manager.config,
-        this.manager.slots,
-        this.manager.pool,
-        {
-          id: sandbox.id,
-          vcpus: sandbox.vcpus,
-          memoryMib: sandbox.memoryMib,
-          image: await this.manager.imageFor(sandbox.imageId),
-          paths,
-          snapshot,
-          prefetch: await prefetchOption(policy, join(paths.snapshot, WORKING_SET)),
-          network: (slot) => this.manager.openEgress(sandbox, slot),
-        },
-        this.log.child({ sandbox: sandbox.id }),
+      const request = {
+        id: sandbox.id,
+        vcpus: sandbox.vcpus,
+        memoryMib: sandbox.memoryMib,
+        image: await this.manager.imageFor(sandbox.imageId),
+        paths,
+        snapshot,
+        prefetch: await prefetchOption(policy, join(paths.snapshot, WORKING_SET)),
+        network: (slot: NetworkSlot) => this.manager.openEgress(sandbox, slot),
+      };
+      const runtime = await this.manager.restores.run(() =>
+        restoreSandbox(
+          this.manager.config,
+          this.manager.slots,
+          this.manager.pool,
+          request,
+          this.log.child({ sandbox: sandbox.id }),
+        ),
       );
       this.manager.attach(sandbox, runtime);
       sandbox.lazyMemory = true;
