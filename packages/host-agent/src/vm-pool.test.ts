@@ -1,14 +1,14 @@
 // The VM pool on real QEMUs: `vmPoolDepth` launched ahead per shape, each within the memory budget, each
 // taken once, and none left running after close.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { newGuestMachine, type VmShape } from './guest-vm.js';
 import { MemoryBudget } from './memory-budget.js';
 import { POOLED_QEMU_MIB } from './qemu-overhead.js';
 import { startTestAgent, type TestAgent } from './test-support/test-agent.js';
-import { discardPooled, type PooledVm, VmPool } from './vm-pool.js';
+import { discardPooled, type PooledVm, poolPaths, VmPool } from './vm-pool.js';
 
 let t: TestAgent;
 let shape: VmShape;
@@ -81,4 +81,23 @@ test('the pool launches only what the budget has room for, and close ends what i
   await discardPooled(pooled);
   assert.equal(budget.heldMib, 0);
   assert.equal(await pool.take(shape), undefined, 'a closed pool has nothing');
+});
+
+test('close waits for the VMs the pool let go in the background', async () => {
+  const pool = newPool(new MemoryBudget(4096));
+  const resized = (memoryMib: number): VmShape => ({ ...shape, memoryMib });
+  pool.prepare(shape);
+  await until(() => pool.readyCount(shape) === 2, 'two VMs are ready');
+  // Two newer shapes push the first out of the pool's two; a take launches nothing itself.
+  assert.equal(await pool.take(resized(320)), undefined);
+  assert.equal(await pool.take(resized(384)), undefined);
+  assert.equal(pool.readyCount(shape), 0, "the first shape's VMs were let go");
+  await pool.close();
+  // Each discard removes its VM's run dir last: none may be left when close returns.
+  const dir = poolPaths(t.agent.config).dir;
+  assert.deepEqual(
+    existsSync(dir) ? readdirSync(dir) : [],
+    [],
+    'the let-go VMs were ended before close returned',
+  );
 });

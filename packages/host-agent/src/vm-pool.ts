@@ -40,6 +40,8 @@ export function poolPaths(config: AgentConfig) {
 export class VmPool {
   readonly #ready = new Map<string, PooledVm[]>();
   readonly #launching = new Map<string, Set<Promise<void>>>();
+  /** Discards not waited for by their caller; close() waits, or a stopping agent leaves their namespaces. */
+  readonly #discarding = new Set<Promise<void>>();
   #recent: string[] = [];
   #closed = false;
 
@@ -113,6 +115,7 @@ export class VmPool {
   async close(): Promise<void> {
     this.#closed = true;
     for (const launching of this.#launching.values()) await Promise.all(launching);
+    await Promise.all(this.#discarding);
     for (const pooled of [...this.#ready.values()].flat()) {
       await discardPooled(pooled);
       this.budget?.releaseHold(holdKey(pooled));
@@ -137,7 +140,10 @@ export class VmPool {
   }
 
   #discardInBackground(pooled: PooledVm): void {
-    void discardPooled(pooled).catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'));
+    const discard = discardPooled(pooled)
+      .catch((err) => this.log.warn({ err }, 'cannot discard a pooled VM'))
+      .finally(() => this.#discarding.delete(discard));
+    this.#discarding.add(discard);
   }
 }
 
