@@ -24,16 +24,34 @@ async function typeInTerminal(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Waits for a line that is exactly `line` (not the echo of the command that printed it). */
-async function waitForLine(page: Page, line: RegExp, timeout = 30_000): Promise<string> {
+/** Polls the rendered rows until `find` returns something, or throws with the screen after `timeout`. */
+async function waitForScreen<T>(
+  page: Page,
+  what: string,
+  find: (lines: string[]) => T | undefined,
+  timeout = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeout;
   for (;;) {
     const lines = (await terminalText(page)).split('\n').map((l) => l.replace(/\u00a0/g, ' ').trim());
-    const hit = lines.find((l) => line.test(l));
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no terminal line ${line}; screen:\n${lines.join('\n')}`);
+    const found = find(lines);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what}; screen:\n${lines.join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Waits for a line that is exactly `line` (not the echo of the command that printed it). */
+function waitForLine(page: Page, line: RegExp, timeout?: number): Promise<string> {
+  return waitForScreen(page, `no terminal line ${line}`, (lines) => lines.find((l) => line.test(l)), timeout);
+}
+
+/** Waits for a shell prompt on a line below the last one matching `marker`. */
+async function waitForPromptAfter(page: Page, marker: RegExp): Promise<void> {
+  await waitForScreen(page, `no prompt after ${marker}`, (lines) => {
+    const from = lines.findLastIndex((l) => marker.test(l));
+    return from >= 0 && lines.slice(from + 1).some((l) => /\$$/.test(l)) ? true : undefined;
+  });
 }
 
 describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_000 }, () => {
@@ -164,6 +182,9 @@ describe('dashboard in a real browser against a real Amber', { timeout: 10 * 60_
     // The old stream died with the VM under it: the terminal says so and opens a new shell.
     await waitForLine(termTab, /the sandbox was paused: a new shell/);
     await termTab.getByTestId('terminal-status').getByText('Connected').waitFor({ timeout: 60_000 });
+    // Keys typed before the new bash draws its prompt are echoed by the tty in cooked mode and can be
+    // mangled by readline's setup, as a person typing that early would see; type once it is ready.
+    await waitForPromptAfter(termTab, /the sandbox was paused: a new shell/);
     await typeInTerminal(termTab, 'echo back-$((40+2))');
     await waitForLine(termTab, /^back-42$/);
     await termTab.close();
