@@ -1,7 +1,7 @@
 // The shim's handoff, served by hand from JS with the raw userfaultfd calls: proves the shim, SCM_RIGHTS
 // receive, UFFDIO_COPY/ZEROPAGE/WRITEPROTECT and event reading against a real faulting process.
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -36,6 +36,13 @@ function fixture(t: { after: (fn: () => void) => void }) {
   return { dir, memPath, socketPath: join(dir, 'pager.sock'), fds, helpers };
 }
 
+/** The kernel's THP_enabled for a process: 0 once PR_SET_THP_DISABLE is set. */
+function hugePagesAllowed(pid: number | undefined): boolean {
+  const flag = /^THP_enabled:\s*(\d)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  assert.ok(flag !== undefined, `no THP_enabled line for ${pid}`);
+  return flag === '1';
+}
+
 function contentOf(page: number): Buffer {
   return writePattern(page + 1000);
 }
@@ -61,6 +68,7 @@ test('the shim hands its RAM mapping over and JS can serve, track and release it
   const base = mapping?.base_host_virt_addr as number;
   writeSync(conn.fd, 'ok\n');
   assert.equal((await helper.ready()).base, base);
+  assert.equal(hugePagesAllowed(helper.child.pid), false, 'a shimmed process keeps to small pages');
 
   // Serve from the event loop: even pages get content (write-protected), odd pages zeros.
   const seen: UffdEvent[] = [];
@@ -182,6 +190,7 @@ test('without the environment variables the shim does nothing', async (t) => {
   const helper = new UffdHelperProcess(f.memPath, 4 * PAGE_SIZE, { LD_PRELOAD: shimPath });
   f.helpers.push(helper);
   await helper.ready();
+  assert.equal(hugePagesAllowed(helper.child.pid), true);
   const hashes = await helper.hashRange(0, 1);
   assert.equal(hashes[0]?.[1], pageHash(Buffer.alloc(PAGE_SIZE)));
   assert.equal((await helper.exit()).code, 0);
