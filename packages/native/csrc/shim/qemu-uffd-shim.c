@@ -69,6 +69,12 @@ static void die(int code, const char *fmt, ...) {
   _exit(code);
 }
 
+/* The guest-RAM file to hand over, or NULL when the shim is not in use. */
+static const char *memory_path(void) {
+  const char *path = getenv("AMBER_UFFD_MEM_PATH");
+  return path != NULL && *path != '\0' ? path : NULL;
+}
+
 static long now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -297,8 +303,7 @@ static void handoff(void *addr, size_t len, off_t offset) {
  * idle QEMU's RSS. Guest RAM is the shared file, in small pages either way. Set before main: the flag
  * holds for every mapping made after it. */
 __attribute__((constructor)) static void shim_init(void) {
-  const char *mem = getenv("AMBER_UFFD_MEM_PATH");
-  if (mem == NULL || *mem == '\0') return;
+  if (memory_path() == NULL) return;
   /* Only slower and larger without it: say so in QEMU's log and go on. */
   if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) say("huge pages stay on: prctl: %s", strerror(errno));
 }
@@ -307,8 +312,8 @@ static void *shim_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
   /* The raw syscall instead of dlsym(RTLD_NEXT): no allocation, no recursion through malloc's mmap. */
   void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset);
   if (p == MAP_FAILED || fd < 0) return p;
-  const char *want = getenv("AMBER_UFFD_MEM_PATH");
-  if (want == NULL || *want == '\0') return p;
+  const char *want = memory_path();
+  if (want == NULL) return p;
   int saved = errno;
   pthread_mutex_lock(&g_lock);
   if (!g_done && is_memory_file(fd, want)) {
