@@ -30,7 +30,7 @@ export interface AgentConfig {
   tcgCacheMib: number;
   /** Shapes (vcpus, memory, image) with a QEMU launched ahead for restores (vm-pool.ts); 0 turns it off. */
   vmPoolShapes: number;
-  /** QEMUs kept launched ahead per pooled shape: two, so back-to-back restores never wait on a refill. */
+  /** QEMUs kept launched ahead per pooled shape: the largest burst of restores that should not launch one. */
   vmPoolDepth: number;
   /**
    * Restores running at once. Under TCG a restore is CPU-bound (the guest runs emulated until its agent

@@ -191,7 +191,7 @@ export async function restoreSandbox(
     await rm(disk, { force: true });
     throw err;
   } finally {
-    pool.refill(shape);
+    pool.restored(shape);
   }
 }
 

@@ -21,8 +21,8 @@ after(async () => {
   await t?.stop();
 });
 
-function newPool(budget: MemoryBudget) {
-  const config = { ...t.agent.config, vmPoolShapes: 2, vmPoolDepth: 2 };
+function newPool(budget: MemoryBudget, vmPoolDepth = 2) {
+  const config = { ...t.agent.config, vmPoolShapes: 2, vmPoolDepth };
   return new VmPool(config, t.agent.manager.slots, pino({ level: 'silent' }), budget);
 }
 
@@ -36,7 +36,7 @@ async function until(check: () => boolean, what: string) {
 
 const alive = (pooled: PooledVm) => pooled.vm.running && pooled.pager.state === 'parked';
 
-test('two VMs wait per shape; back-to-back takes both get one; a refill launches two again', async () => {
+test("two VMs wait per shape; back-to-back takes both get one; a restore's end launches two again", async () => {
   const budget = new MemoryBudget(4096);
   const pool = newPool(budget);
   const taken: PooledVm[] = [];
@@ -52,7 +52,7 @@ test('two VMs wait per shape; back-to-back takes both get one; a refill launches
     assert.ok(alive(first) && alive(second), 'both are running QEMUs with parked pagers');
     assert.equal(budget.heldMib, 0, 'a taken VM gives its hold back (its restore reserves the full share)');
 
-    pool.refill(shape);
+    pool.restored(shape);
     assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'the refill holds for two at once');
     // A take while both launch waits for the first of them instead of returning empty-handed.
     const third = await pool.take(shape);
@@ -75,12 +75,52 @@ test('the pool launches only what the budget has room for, and close ends what i
   assert.ok(pooled && alive(pooled));
   // Still launching when the pool closes: close waits for it and ends it (the agent's stop checks no
   // QEMU, namespace or run dir is left).
-  pool.refill(shape);
+  pool.restored(shape);
   assert.equal(budget.heldMib, POOLED_QEMU_MIB);
   await pool.close();
   await discardPooled(pooled);
   assert.equal(budget.heldMib, 0);
   assert.equal(await pool.take(shape), undefined, 'a closed pool has nothing');
+});
+
+test('a drained pool relaunches two while restores run, and fills to its depth once they are quiet', async () => {
+  const budget = new MemoryBudget(4096);
+  const pool = newPool(budget, 4);
+  const taken: PooledVm[] = [];
+  try {
+    pool.prepare(shape);
+    await until(() => pool.readyCount(shape) === 4, 'four VMs are ready');
+    for (let i = 0; i < 4; i++) {
+      const pooled = await pool.take(shape);
+      assert.ok(pooled, `take ${i + 1} found a VM`);
+      taken.push(pooled);
+    }
+    // A burst of four: the first ends while three still run.
+    pool.restored(shape);
+    assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'two relaunched while restores run, not four');
+    pool.restored(shape);
+    pool.restored(shape);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'no more while one restore still runs');
+    pool.restored(shape);
+    assert.equal(budget.heldMib, 2 * POOLED_QEMU_MIB, 'the rest waits for restores to be quiet');
+    await until(() => pool.readyCount(shape) === 4, 'the pool is back to its depth');
+    assert.equal(budget.heldMib, 4 * POOLED_QEMU_MIB);
+    // A restore that starts within the quiet time puts the fill off until it ends.
+    const first = await pool.take(shape);
+    pool.restored(shape);
+    const second = await pool.take(shape);
+    assert.ok(first && second);
+    taken.push(first, second);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(pool.readyCount(shape), 2, 'no fill while the second restore runs');
+    pool.restored(shape);
+    await until(() => pool.readyCount(shape) === 4, 'the pool is back to its depth after the second');
+  } finally {
+    await pool.close();
+    for (const pooled of taken) await discardPooled(pooled);
+  }
+  assert.equal(budget.heldMib, 0, 'close gives back every hold');
 });
 
 test('close waits for the VMs the pool let go in the background', async () => {

@@ -13,6 +13,11 @@ import type { NetworkSlotPool } from './network/slot-pool.js';
 import { POOLED_QEMU_MIB } from './qemu-overhead.js';
 import { launchVm } from './vm-launch.js';
 
+/** Relaunched at once when a restore ends: two, as a launch takes longer than a back-to-back spawn. */
+const AHEAD_WHILE_BUSY = 2;
+/** How long no restore must run before the pool fills to its depth (a spawn's round trip is ~10 ms). */
+const REFILL_QUIET_MS = 250;
+
 /** A QEMU waiting for a restore: in its namespace, guest RAM handed to a parked pager, disk a placeholder. */
 export interface PooledVm {
   /** Its run dir's name, and its budget hold's. */
@@ -35,14 +40,20 @@ export function poolPaths(config: AgentConfig) {
  * setup, the shim's handoff) was ~40-55 ms of every resume and template spawn, a third of the time to
  * ready on TCG; a pooled VM only needs its disk attached (`blockdev-reopen`) and its pager told the
  * snapshot. `config.vmPoolDepth` VMs are kept per recently used shape (vcpus, memory, image;
- * `config.vmPoolShapes` of them); each is used once.
+ * `config.vmPoolShapes` of them); each is used once. While restores go on, only `AHEAD_WHILE_BUSY` are
+ * relaunched (so back-to-back restores never wait for a launch); the rest of the depth once restores have
+ * been quiet for `REFILL_QUIET_MS`, so a burst that drains the pool does not share the CPU with its refills.
  */
 export class VmPool {
   readonly #ready = new Map<string, PooledVm[]>();
   readonly #launching = new Map<string, Set<Promise<void>>>();
   /** Discards not waited for by their caller; close() waits, or a stopping agent leaves their namespaces. */
   readonly #discarding = new Set<Promise<void>>();
+  readonly #shapes = new Map<string, VmShape>();
   #recent: string[] = [];
+  /** Restores between their take() and restored(). */
+  #restoring = 0;
+  #quietTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(
@@ -55,8 +66,18 @@ export class VmPool {
 
   /** A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined. */
   async take(shape: VmShape): Promise<PooledVm | undefined> {
-    const key = shapeKey(shape);
-    this.#remember(key);
+    this.#restoring++;
+    clearTimeout(this.#quietTimer);
+    try {
+      return await this.#takeReady(shape);
+    } catch (err) {
+      this.#restoring--;
+      throw err;
+    }
+  }
+
+  async #takeReady(shape: VmShape): Promise<PooledVm | undefined> {
+    const key = this.#remember(shape);
     // Concurrent takes may wait on the same launches: only those that find a VM ready get one.
     const launching = this.#launching.get(key);
     if (this.#readyOf(key).length === 0 && launching?.size) await Promise.race(launching);
@@ -76,22 +97,39 @@ export class VmPool {
     return this.#ready.get(shapeKey(shape))?.length ?? 0;
   }
 
+  /** How many VMs of every shape are launched and waiting. */
+  get readyTotal(): number {
+    return [...this.#ready.values()].reduce((total, ready) => total + ready.length, 0);
+  }
+
   /** Keeps VMs of `shape` ready from now on (the agent's default shape, at start). */
   prepare(shape: VmShape): void {
-    this.#remember(shapeKey(shape));
-    this.refill(shape);
+    this.#fill(this.#remember(shape), this.config.vmPoolDepth);
   }
 
   /**
-   * Launches VMs of `shape` in the background until `vmPoolDepth` are ready or launching. Called once a
-   * restore of that shape is done, so the launch competes with a running guest, not with the restore.
+   * The restore that called take() is over (done or failed): its shape gets `AHEAD_WHILE_BUSY` VMs back
+   * now, so the launch competes with a running guest, not with the restore; every pooled shape gets its
+   * full depth once no restore has run for `REFILL_QUIET_MS`.
    */
-  refill(shape: VmShape): void {
-    const key = shapeKey(shape);
-    if (this.#closed || !this.#recent.includes(key)) return;
+  restored(shape: VmShape): void {
+    this.#restoring--;
+    this.#fill(shapeKey(shape), Math.min(AHEAD_WHILE_BUSY, this.config.vmPoolDepth));
+    if (this.#restoring > 0 || this.#closed) return;
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = setTimeout(() => {
+      for (const key of this.#recent) this.#fill(key, this.config.vmPoolDepth);
+    }, REFILL_QUIET_MS);
+    this.#quietTimer.unref();
+  }
+
+  /** Launches VMs of the shape in the background until `depth` are ready or launching. */
+  #fill(key: string, depth: number): void {
+    const shape = this.#shapes.get(key);
+    if (this.#closed || !shape || !this.#recent.includes(key)) return;
     const launching = this.#launching.get(key) ?? new Set<Promise<void>>();
     this.#launching.set(key, launching);
-    while (this.#readyOf(key).length + launching.size < this.config.vmPoolDepth) {
+    while (this.#readyOf(key).length + launching.size < depth) {
       const name = randomBytes(6).toString('hex');
       // Only speed is lost when the budget has no room for a QEMU ahead.
       if (this.budget && !this.budget.tryHold(holdKey({ name }), POOLED_QEMU_MIB)) return;
@@ -114,6 +152,7 @@ export class VmPool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#quietTimer);
     for (const launching of this.#launching.values()) await Promise.all(launching);
     await Promise.all(this.#discarding);
     for (const pooled of [...this.#ready.values()].flat()) {
@@ -123,14 +162,18 @@ export class VmPool {
     this.#ready.clear();
   }
 
-  #remember(key: string): void {
+  #remember(shape: VmShape): string {
+    const key = shapeKey(shape);
+    this.#shapes.set(key, shape);
     this.#recent = [key, ...this.#recent.filter((k) => k !== key)];
     for (const old of this.#recent.splice(this.config.vmPoolShapes)) {
+      this.#shapes.delete(old);
       for (const pooled of this.#readyOf(old).splice(0)) {
         this.budget?.releaseHold(holdKey(pooled));
         this.#discardInBackground(pooled);
       }
     }
+    return key;
   }
 
   #readyOf(key: string): PooledVm[] {
