@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, namespaces } from './test-host-leftovers.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -60,7 +61,9 @@ if (process.env.AMBER_SKIP_BUILD !== '1') {
 
 const summaryDir = mkdtempSync(join(tmpdir(), 'amber-test-summary-'));
 const summaryFile = join(summaryDir, 'summary.json');
+const leftoverLog = join(summaryDir, 'leftovers.log');
 const concurrency = process.env.AMBER_TEST_CONCURRENCY ?? '1';
+const namespacesBefore = new Set(namespaces());
 const result = spawnSync(
   process.execPath,
   [
@@ -69,6 +72,8 @@ const result = spawnSync(
     'tsx',
     '--import',
     join(root, 'scripts/test-timeout.mjs'),
+    '--import',
+    join(root, 'scripts/test-host-leftovers.mjs'),
     '--test',
     `--test-concurrency=${concurrency}`,
     '--test-reporter=spec',
@@ -77,8 +82,16 @@ const result = spawnSync(
     `--test-reporter-destination=${summaryFile}`,
     ...files.map((f) => relative(root, f)),
   ],
-  { cwd: root, stdio: 'inherit' },
+  { cwd: root, stdio: 'inherit', env: { ...process.env, AMBER_LEFTOVER_LOG: leftoverLog } },
 );
+// Not a failure (each test checks what its own agents leave), but named, so a leak can be traced.
+const leftovers = existsSync(leftoverLog) ? readFileSync(leftoverLog, 'utf8').trim().split('\n') : [];
+for (const line of leftovers) console.log(`host leftover: ${line}`);
+// Made after the file that made it had ended (by a process it left running): named by time only.
+const named = leftovers.join('\n');
+for (const name of namespaces())
+  if (!namespacesBefore.has(name) && !named.includes(name))
+    console.log(`host leftover: made after its test file ended: ${describe(name)}`);
 
 let summary = { passed: 0, failed: 0, skipped: 0, failures: [] };
 try {
