@@ -32,6 +32,11 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
     fit.fit();
     setSize({ cols: term.cols, rows: term.rows });
     let stream: ExecStream | undefined;
+    /**
+     * Keys typed while a shell starts, held until its first output (its prompt): bash sets the terminal up
+     * and runs its profile first, and keys that reach the tty before that can be echoed half and lost.
+     */
+    let typeahead: string[] | undefined;
     let disposed = false;
     let generation = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -43,10 +48,12 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
     const connect = async () => {
       const mine = ++generation;
       stream = undefined;
+      typeahead = [];
       try {
         const sb = await Sandbox.get(props.sandboxId, props.conn);
         if (disposed || mine !== generation) return;
         if (sb.state !== 'running') {
+          typeahead = undefined;
           setStatus({
             kind: 'waiting',
             text: `The sandbox is ${sb.state}: the terminal reconnects when it runs.`,
@@ -67,7 +74,12 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
         }
         stream = s;
         setStatus({ kind: 'connected', text: 'Connected' });
-        for await (const out of s) term.write(out.data);
+        for await (const out of s) {
+          term.write(out.data);
+          if (typeahead === undefined) continue;
+          if (typeahead.length > 0) s.sendStdin(typeahead.join(''));
+          typeahead = undefined;
+        }
         const exit = await s.wait();
         if (disposed || mine !== generation) return;
         stream = undefined;
@@ -76,6 +88,7 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
       } catch (err) {
         if (disposed || mine !== generation) return;
         stream = undefined;
+        typeahead = undefined;
         setStatus({ kind: 'waiting', text: `Disconnected (${describeError(err)}); reconnecting…` });
         retryLater();
       }
@@ -87,7 +100,7 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
       void connect();
     };
 
-    const onData = term.onData((data) => stream?.sendStdin(data));
+    const onData = term.onData((data) => (typeahead ? typeahead.push(data) : stream?.sendStdin(data)));
     const onResize = term.onResize(({ cols, rows }) => {
       setSize({ cols, rows });
       stream?.resize(cols, rows);
