@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, namespaces } from './test-host-leftovers.mjs';
+import { namespaces, withMadeTime } from './test-host-leftovers.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const args = process.argv.slice(2);
@@ -91,7 +91,7 @@ for (const line of leftovers) console.log(`host leftover: ${line}`);
 const named = leftovers.join('\n');
 for (const name of namespaces())
   if (!namespacesBefore.has(name) && !named.includes(name))
-    console.log(`host leftover: made after its test file ended: ${describe(name)}`);
+    console.log(`host leftover: made after its test file ended: ${withMadeTime(name)}`);
 
 let summary = { passed: 0, failed: 0, skipped: 0, failures: [] };
 try {

@@ -16,7 +16,7 @@ export function namespaces() {
 }
 
 /** `name (made HH:MM:SS)`: when it was made tells which test step made it. */
-export function describe(name) {
+export function withMadeTime(name) {
   try {
     return `${name} (made ${statSync(`/run/netns/${name}`).mtime.toISOString().slice(11, 19)})`;
   } catch {
@@ -29,6 +29,6 @@ if (log) {
   process.on('exit', () => {
     const left = namespaces().filter((name) => !before.has(name));
     const file = process.argv.find((arg) => arg.endsWith('.test.ts')) ?? process.argv.slice(1).join(' ');
-    if (left.length > 0) appendFileSync(log, `${file} left ${left.map(describe).join(', ')}\n`);
+    if (left.length > 0) appendFileSync(log, `${file} left ${left.map(withMadeTime).join(', ')}\n`);
   });
 }

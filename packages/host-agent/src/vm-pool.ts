@@ -126,7 +126,8 @@ export class VmPool {
   /** Launches VMs of the shape in the background until `depth` are ready or launching. */
   #fill(key: string, depth: number): void {
     const shape = this.#shapes.get(key);
-    if (this.#closed || !shape || !this.#recent.includes(key)) return;
+    // Shapes pushed out of the recent ones are forgotten: nothing is launched for them.
+    if (this.#closed || !shape) return;
     const launching = this.#launching.get(key) ?? new Set<Promise<void>>();
     this.#launching.set(key, launching);
     while (this.#readyOf(key).length + launching.size < depth) {
