@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,5 +195,20 @@ describe('amber CLI against a real instance', { timeout: 25 * 60_000 }, () => {
     assert.throws(() => process.kill(pid, 0));
     await assert.rejects(stat(join(home, 'url')));
     assert.match(await ok(['down', '--home', home]), /not running/);
+  });
+
+  it('a stop signalled the moment the pid file appears still stops cleanly', async () => {
+    const child = spawn(process.execPath, [BIN, 'up', '--foreground', '--home', home, '--port', '0'], {
+      env,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    // What `amber down` does, as early as it can: it signals whatever pid the file names.
+    while (!existsSync(join(home, 'amber.pid'))) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, { code: 0, signal: null }, 'it stopped itself, not died of the signal');
+    assert.equal(existsSync(join(home, 'amber.pid')), false, 'and removed its pid file');
   });
 });

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { namespacePrefix } from './network/network-slot.js';
 import { POOLED_QEMU_MIB, qemuOverheadMib } from './qemu-overhead.js';
 import { spawnAgentChild } from './test-support/agent-child.js';
+import { agentLeftovers, removeAgentLeftovers } from './test-support/leftovers.js';
 import { startTestAgent, type TestAgent } from './test-support/test-agent.js';
 import { hostCgroups } from './vm-launch.js';
 
@@ -75,10 +76,12 @@ test('a starting agent removes the cgroups its crashed predecessor left', {
   const agent = await spawnAgentChild(home, { AMBER_VM_POOL_SHAPES: '0' });
   try {
     for (const dir of stale) assert.equal(existsSync(dir), false, `${dir} removed at start`);
+    // Stopped while its network slots are still being made in the background: none may outlive it.
+    await agent.stop();
+    assert.deepEqual(agentLeftovers(home, t.agent.config.shmDir), []);
   } finally {
-    agent.child.kill('SIGTERM');
-    await agent.exited;
-    agent.close();
+    agent.child.kill('SIGKILL');
+    await removeAgentLeftovers(home, t.agent.config.shmDir);
     rmSync(home, { recursive: true, force: true });
   }
 });

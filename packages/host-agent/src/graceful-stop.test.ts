@@ -44,9 +44,7 @@ test('SIGTERM pauses every running sandbox; the next agent resumes them with not
     const final = await spawnAgentChild(home);
     for (const s of (await final.client.listSandboxes({})).sandboxes)
       await final.client.destroySandbox({ sandboxId: s.id });
-    final.child.kill('SIGTERM');
-    await final.exited;
-    final.close();
+    await final.stop();
     await rm(home, { recursive: true, force: true });
   });
   const create = async () => {

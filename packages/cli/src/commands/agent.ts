@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stopSignal } from './stop-signal.js';
 
 export function registerAgentCommands(program: Command): void {
   program
@@ -7,15 +8,8 @@ export function registerAgentCommands(program: Command): void {
     .option('--listen <address>', 'unix:<path> or <host>:<port> (default: unix:$AMBER_HOME/agent.sock)')
     .option('--home <dir>', 'state directory (default: $AMBER_HOME or ~/.amber)')
     .action(async (opts: { listen?: string; home?: string }) => {
-      // Listening before the start: the agent answers on its socket (and has launched a pooled QEMU in its
-      // own process group) before startAgent returns, and a Ctrl-C in that window used to end the process
-      // at once, leaving that QEMU and the namespaces behind. Now it stops the agent as soon as it is up.
-      let stop = () => {};
-      const stopped = new Promise<void>((resolve) => {
-        stop = resolve;
-      });
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // The agent answers on its socket before startAgent returns: a signal in that window stops it once up.
+      const stopped = stopSignal();
       const { startAgent } = await import('@amber/host-agent');
       const agent = await startAgent({
         config: { ...(opts.listen && { listen: opts.listen }), ...(opts.home && { home: opts.home }) },

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from './atomic-file.js';
 import { positiveInt } from './output.js';
 import { withSpinner } from './spinner.js';
+import { stopSignal } from './stop-signal.js';
 
 /** The first start boots the image and freezes it as `base`: minutes on a busy TCG host. */
 const START_TIMEOUT_MS = 15 * 60_000;
@@ -47,6 +48,8 @@ async function stopPid(pid: number): Promise<void> {
 }
 
 async function runForeground(home: string, port: number | undefined): Promise<void> {
+  // Before the pid file exists: `amber down` signals as soon as it can read it.
+  const stopped = stopSignal();
   await mkdir(home, { recursive: true });
   // Loaded here, not at the top: every other command would pay for the whole server stack.
   const { startControlPlane } = await import('@amber/control-plane');
@@ -54,10 +57,7 @@ async function runForeground(home: string, port: number | undefined): Promise<vo
   await writeFileAtomic(join(home, 'amber.pid'), `${process.pid}\n`);
   await writeFileAtomic(join(home, 'url'), `${cp.url}\n`);
   process.stdout.write(`Amber is serving ${cp.url} (API key in ${join(home, 'api-key')})\n`);
-  await new Promise<void>((r) => {
-    process.once('SIGINT', r);
-    process.once('SIGTERM', r);
-  });
+  await stopped;
   await rm(join(home, 'url'), { force: true });
   await cp.close();
   await rm(join(home, 'amber.pid'), { force: true });

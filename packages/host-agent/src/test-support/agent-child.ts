@@ -16,6 +16,8 @@ export interface AgentChild {
   exited: Promise<{ code: number | null; signal: string | null }>;
   /** Closes the client connection (not the agent). */
   close(): void;
+  /** SIGTERM, then the exit; throws unless the agent exited cleanly (code 0). */
+  stop(): Promise<void>;
 }
 
 export async function spawnAgentChild(home: string, env: Record<string, string> = {}): Promise<AgentChild> {
@@ -43,7 +45,16 @@ export async function spawnAgentChild(home: string, env: Record<string, string> 
     void exited.then(() => reject(new Error(`agent exited before it was ready:\n${logs.join('\n')}`)));
   });
   const { client, close } = connectHostAgent(`unix:${join(home, 'agent.sock')}`);
-  return { child, client, logs, exited, close };
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const exit = await exited;
+    close();
+    if (exit.code !== 0)
+      throw new Error(
+        `the agent did not stop cleanly: ${JSON.stringify(exit)}\n${logs.slice(-20).join('\n')}`,
+      );
+  };
+  return { child, client, logs, exited, close, stop };
 }
 
 /** The log lines (parsed) whose msg is `msg`. */

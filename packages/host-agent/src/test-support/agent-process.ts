@@ -5,5 +5,7 @@ import { startAgent } from '../agent.js';
 
 const log = pino({ level: process.env.AMBER_LOG_LEVEL ?? 'info' }, destination({ dest: 1, sync: true }));
 const agent = await startAgent({ log });
-process.stdout.write(`${JSON.stringify({ msg: 'agent process ready', listen: agent.server.url })}\n`);
+// Before the ready line: a test may signal the moment it reads it, and a SIGTERM with no listener yet ends
+// the process at once, leaving the namespaces it was making.
 process.once('SIGTERM', () => void agent.close().then(() => process.exit(0)));
+process.stdout.write(`${JSON.stringify({ msg: 'agent process ready', listen: agent.server.url })}\n`);
