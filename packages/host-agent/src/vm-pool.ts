@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Pager } from '@amber/pager';
 import type { Vm } from '@amber/vmm';
@@ -13,7 +14,7 @@ import type { NetworkSlotPool } from './network/slot-pool.js';
 import { POOLED_QEMU_MIB } from './qemu-overhead.js';
 import { launchVm } from './vm-launch.js';
 
-/** Relaunched at once when a restore ends: two, as a launch takes longer than a back-to-back spawn. */
+/** Relaunched at once when a restore ends with a core to spare: two, as a launch takes longer than a spawn. */
 const AHEAD_WHILE_BUSY = 2;
 /** How long no restore must run before the pool fills to its depth (a spawn's round trip is ~10 ms). */
 const REFILL_QUIET_MS = 250;
@@ -41,8 +42,9 @@ export function poolPaths(config: AgentConfig) {
  * ready on TCG; a pooled VM only needs its disk attached (`blockdev-reopen`) and its pager told the
  * snapshot. `config.vmPoolDepth` VMs are kept per recently used shape (vcpus, memory, image;
  * `config.vmPoolShapes` of them); each is used once. While restores go on, only `AHEAD_WHILE_BUSY` are
- * relaunched (so back-to-back restores never wait for a launch); the rest of the depth once restores have
- * been quiet for `REFILL_QUIET_MS`, so a burst that drains the pool does not share the CPU with its refills.
+ * relaunched, and only with a core no restore is using (so back-to-back restores never wait for a launch);
+ * the rest of the depth once restores have been quiet for `REFILL_QUIET_MS`, so a burst that drains the
+ * pool does not share the CPU with its refills.
  */
 export class VmPool {
   readonly #ready = new Map<string, PooledVm[]>();
@@ -62,6 +64,8 @@ export class VmPool {
     private readonly log: Logger,
     /** A pooled QEMU holds its share of the budget from its launch until a restore takes it. */
     private readonly budget?: MemoryBudget,
+    /** Restores that keep every core busy (under TCG each is CPU-bound until its guest answers). */
+    private readonly cores = availableParallelism(),
   ) {}
 
   /** A live pooled VM of `shape` if one is ready or nearly (already launching), else undefined. */
@@ -108,14 +112,18 @@ export class VmPool {
   }
 
   /**
-   * The restore that called take() is over (done or failed): its shape gets `AHEAD_WHILE_BUSY` VMs back
-   * now, so the launch competes with a running guest, not with the restore; every pooled shape gets its
-   * full depth once no restore has run for `REFILL_QUIET_MS`.
+   * The restore that called take() is over (done or failed). If fewer restores than cores still run, its
+   * shape gets `AHEAD_WHILE_BUSY` VMs back now (back-to-back spawns never wait for a launch); with every
+   * core taken by a restore, nothing is launched: a launch is ~50-100 ms of CPU the restores need more (a
+   * burst of 20 on 2 cores launched two as its first restores ended, ~100 ms of QEMU alone). Every pooled
+   * shape gets its full depth once no restore has run for `REFILL_QUIET_MS`.
    */
   restored(shape: VmShape): void {
     this.#restoring--;
-    this.#fill(shapeKey(shape), Math.min(AHEAD_WHILE_BUSY, this.config.vmPoolDepth));
-    if (this.#restoring > 0 || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#restoring < this.cores)
+      this.#fill(shapeKey(shape), Math.min(AHEAD_WHILE_BUSY, this.config.vmPoolDepth));
+    if (this.#restoring > 0) return;
     clearTimeout(this.#quietTimer);
     this.#quietTimer = setTimeout(() => {
       for (const key of this.#recent) this.#fill(key, this.config.vmPoolDepth);

@@ -50,6 +50,8 @@ for arg in $($bb cat /proc/cmdline); do
 done
 $bb ip link set lo up
 if [ -n "$ip" ]; then
+  # IPv4 only, as the sandbox's network is: no MLD, router solicitation or DAD timers to run after a restore
+  echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6
   $bb ip addr add "$ip" dev eth0
   $bb ip link set eth0 up
   [ -n "$gw" ] && $bb ip route add default via "$gw"
