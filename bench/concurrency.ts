@@ -4,12 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, qemuOverheadMib } from '@amber/host-agent';
 import { startBenchAgent } from './lib/agent.js';
-import { startCpuMeter } from './lib/cpu-meter.js';
+import { type CpuUse, startCpuMeter } from './lib/cpu-meter.js';
 import { median, progress, report } from './lib/report.js';
 
 const COUNT = Number(process.env.AMBER_BENCH_SPAWNS ?? 20);
 const MEMORY_MIB = 512;
 const IDLE_SAMPLE = Number(process.env.AMBER_BENCH_IDLE ?? 10);
+const ROUNDS = Number(process.env.AMBER_BENCH_ROUNDS ?? 3);
 // Promises, not pages: lazily restored guests touch a fraction of their RAM. A host that expects bursts of
 // COUNT keeps COUNT QEMUs ahead (each ~35 MiB idle); both runs below start from a full pool.
 const bench = await startBenchAgent({ memoryBudgetMib: 64 * 1024, vmPoolDepth: COUNT });
@@ -19,6 +20,19 @@ async function spawn(): Promise<string> {
   const { sandbox } = await client.createSandbox({ spec: { template: 'bench' } });
   if (!sandbox) throw new Error('no sandbox');
   return sandbox.id;
+}
+
+interface Run {
+  ids: string[];
+  ms: number;
+  use: CpuUse;
+}
+
+async function measure(spawnAll: () => Promise<string[]>): Promise<Run> {
+  const started = performance.now();
+  const cpu = startCpuMeter();
+  const ids = await spawnAll();
+  return { ids, ms: performance.now() - started, use: cpu() };
 }
 
 async function destroyAll(ids: string[]): Promise<void> {
@@ -46,33 +60,45 @@ try {
   await client.createSnapshot({ sandboxId: sandbox.id, name: 'bench' });
   await client.destroySandbox({ sandboxId: sandbox.id });
   await destroyAll([await spawn()]); // the first spawn learns the template's working set
-  await poolFull();
 
-  const sequentialStarted = performance.now();
-  const sequentialCpu = startCpuMeter();
-  const sequential: string[] = [];
-  for (let i = 0; i < COUNT; i++) sequential.push(await spawn());
-  const sequentialMs = performance.now() - sequentialStarted;
-  const sequentialUse = sequentialCpu();
-  progress(`${COUNT} spawns one after another: ${sequentialMs.toFixed(0)} ms`);
-  await destroyAll(sequential);
-  await poolFull();
-
-  const concurrentStarted = performance.now();
-  const concurrentCpu = startCpuMeter();
-  const concurrent = await Promise.all(Array.from({ length: COUNT }, () => spawn()));
-  const concurrentMs = performance.now() - concurrentStarted;
-  const concurrentUse = concurrentCpu();
-  progress(`${COUNT} spawns at once: ${concurrentMs.toFixed(0)} ms`);
+  // Rounds of both, alternating: this host's noise moves one run's ratio by ±0.1; the medians are steadier.
+  const rounds: Array<{ sequential: Run; concurrent: Run }> = [];
+  let concurrent: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    await poolFull();
+    const sequential = await measure(async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < COUNT; i++) ids.push(await spawn());
+      return ids;
+    });
+    await destroyAll(sequential.ids);
+    await poolFull();
+    const atOnce = await measure(() => Promise.all(Array.from({ length: COUNT }, () => spawn())));
+    progress(
+      `round ${round + 1}: ${COUNT} one after another ${sequential.ms.toFixed(0)} ms, at once ${atOnce.ms.toFixed(0)} ms`,
+    );
+    rounds.push({ sequential, concurrent: atOnce });
+    if (round < ROUNDS - 1) await destroyAll(atOnce.ids);
+    else concurrent = atOnce.ids;
+  }
+  const sequentialMs = median(rounds.map((r) => r.sequential.ms));
+  const concurrentMs = median(rounds.map((r) => r.concurrent.ms));
   report(`spawn_${COUNT}_concurrent_ms`, concurrentMs, 'ms', {
     value: sequentialMs,
     ratio: sequentialMs / concurrentMs,
   });
-  // Running at once can only be faster by the cores that one-after-another left idle.
-  report('spawn_sequential_busy_cores', sequentialUse.busyCores, 'cores');
-  report('spawn_concurrent_busy_cores', concurrentUse.busyCores, 'cores');
-  report('spawn_sequential_cpu_ms_each', (sequentialUse.cpuSeconds * 1000) / COUNT, 'ms');
-  report('spawn_concurrent_cpu_ms_each', (concurrentUse.cpuSeconds * 1000) / COUNT, 'ms');
+  // Running at once can only be faster by the cores that one-after-another left idle, and by CPU it saves.
+  for (const mode of ['sequential', 'concurrent'] as const) {
+    const use = (pick: (u: CpuUse) => number) => median(rounds.map((r) => pick(r[mode].use)));
+    report(
+      `spawn_${mode}_busy_cores`,
+      use((u) => u.busyCores),
+      'cores',
+    );
+    report(`spawn_${mode}_cpu_ms_each`, (use((u) => u.cpuSeconds) * 1000) / COUNT, 'ms');
+    report(`spawn_${mode}_qemu_cpu_ms_each`, (use((u) => u.qemuSeconds) * 1000) / COUNT, 'ms');
+    report(`spawn_${mode}_agent_cpu_ms_each`, (use((u) => u.agentSeconds) * 1000) / COUNT, 'ms');
+  }
 
   // Idle for a while, then what each really holds.
   const idle = concurrent.slice(0, IDLE_SAMPLE);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** The whole host's busy CPU time from /proc/stat (all but idle and iowait), in clock ticks. */
 function busyTicks(): number {
@@ -10,16 +10,55 @@ function busyTicks(): number {
 /** USER_HZ: 100 on every Linux this runs on (it is fixed in the kernel's ABI for x86_64). */
 const TICKS_PER_SECOND = 100;
 
+/** CPU time (user + system, in ticks) of every live QEMU process, by pid. */
+function qemuTicks(): Map<number, number> {
+  const ticks = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited since the listing
+    }
+    if (!stat.includes(' (qemu-system-')) continue;
+    // Fields after the command name: state is [0], utime [11], stime [12].
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+  }
+  return ticks;
+}
+
+export interface CpuUse {
+  busyCores: number;
+  cpuSeconds: number;
+  /** QEMU processes' share (those that exit before the end are missed, so it is a lower bound). */
+  qemuSeconds: number;
+  /** This process's share: the agent runs in the bench's process, its pagers on threads of it. */
+  agentSeconds: number;
+}
+
 /**
  * How busy the host's cores were over a stretch of a bench: whether work that ran one after another
- * already kept every core busy (then running it at once cannot be faster) or left cores idle.
+ * already kept every core busy (then running it at once cannot be faster) or left cores idle, and whose
+ * CPU it was.
  */
-export function startCpuMeter(): () => { busyCores: number; cpuSeconds: number } {
+export function startCpuMeter(): () => CpuUse {
   const before = busyTicks();
+  const qemuBefore = qemuTicks();
+  const agentBefore = process.cpuUsage();
   const started = performance.now();
   return () => {
     const seconds = (performance.now() - started) / 1000;
     const cpuSeconds = (busyTicks() - before) / TICKS_PER_SECOND;
-    return { busyCores: cpuSeconds / seconds, cpuSeconds };
+    let qemu = 0;
+    for (const [pid, ticks] of qemuTicks()) qemu += ticks - (qemuBefore.get(pid) ?? 0);
+    const agent = process.cpuUsage(agentBefore);
+    return {
+      busyCores: cpuSeconds / seconds,
+      cpuSeconds,
+      qemuSeconds: qemu / TICKS_PER_SECOND,
+      agentSeconds: (agent.user + agent.system) / 1e6,
+    };
   };
 }
