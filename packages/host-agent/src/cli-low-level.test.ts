@@ -102,9 +102,15 @@ describe('the CLI low-level commands', { timeout: 900_000 }, () => {
       const agent = await startAgentCli(socket);
       t.after(() => agent.child.kill('SIGKILL'));
       assert.deepEqual(agent.listed.sandboxes, []);
-      agent.connection.close();
+      // With SIGTERM the client stays connected, as `amber down` finds a control plane or a dashboard: its
+      // idle session kept the process alive ~30 s after the agent had stopped.
+      if (signal === 'SIGINT') agent.connection.close();
+      t.after(() => agent.connection.close());
       agent.child.kill(signal);
-      const exit = await agent.gone;
+      const exit = await Promise.race([
+        agent.gone,
+        new Promise((r) => setTimeout(r, 15_000, 'still running 15 s after the signal')),
+      ]);
       assert.deepEqual(exit, { code: 0, signal: null }, agent.child.output());
       // Its pooled QEMU, namespaces and RAM files went with it (QEMU runs in its own process group, so
       // a Ctrl-C reaches only the agent, which must end them itself).

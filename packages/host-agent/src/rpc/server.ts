@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import { createServer, type Http2Server } from 'node:http2';
+import { createServer, type Http2Server, type Http2Session } from 'node:http2';
 import { dirname } from 'node:path';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -42,6 +42,11 @@ export async function startRpcServer(
     interceptors: token ? [tokenInterceptor(token)] : [],
   });
   const server = createServer(handler);
+  const sessions = new Set<Http2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
   if (address.kind === 'unix') {
     await mkdir(dirname(address.path), { recursive: true });
     await rm(address.path, { force: true });
@@ -64,8 +69,13 @@ export async function startRpcServer(
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Streams of running commands would hold close() open forever.
-        setTimeout(resolve, 2000).unref();
+        // A client's idle session kept a stopped agent's process alive ~30 s after its work was done:
+        // GOAWAY ends idle ones now. Streams of running commands would hold them forever: 2 s, then cut.
+        for (const session of sessions) session.close();
+        setTimeout(() => {
+          for (const session of sessions) session.destroy();
+          resolve();
+        }, 2000).unref();
       }),
   };
 }
