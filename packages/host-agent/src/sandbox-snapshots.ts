@@ -1,7 +1,7 @@
 // Pause, resume, fork and templates: the sandbox lifecycle built on the snapshot directory (snapshot/).
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadWorkingSet, mergeRanges, type PrefetchOption, saveWorkingSet } from '@amber/pager';
+import { loadWorkingSet, mergeRanges, type Pager, type PrefetchOption, saveWorkingSet } from '@amber/pager';
 import type { Logger } from 'pino';
 import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
@@ -69,8 +69,7 @@ export class SandboxSnapshots {
         throw pauseFailed(err, paths.snapshot);
       }
       if (runtime.pager) {
-        // Only a hint for the next resume's prefetch: losing it costs speed, never data.
-        await saveWorkingSet(join(paths.snapshot, WORKING_SET), runtime.pager.workingSet()).catch((err) =>
+        await recordWorkingSet(runtime.pager, paths.snapshot, (err) =>
           log.warn({ err }, 'cannot record the working set'),
         );
       }
@@ -334,12 +333,10 @@ export class SandboxSnapshots {
    */
   private async shareWorkingSet(source: Sandbox, dir: string): Promise<void> {
     const pager = source.runtime?.pager;
-    const shared = pager
-      ? saveWorkingSet(join(dir, WORKING_SET), pager.workingSet())
-      : linkWorkingSet(this.manager.paths(source.id).snapshot, dir);
-    await shared.catch((err) =>
-      this.log.warn({ err, sandbox: source.id }, 'forks start without a working set'),
-    );
+    const noWorkingSet = (err: unknown) =>
+      this.log.warn({ err, sandbox: source.id }, 'forks start without a working set');
+    if (pager) await recordWorkingSet(pager, dir, noWorkingSet);
+    else await linkWorkingSet(this.manager.paths(source.id).snapshot, dir).catch(noWorkingSet);
   }
 
   /**
@@ -363,7 +360,7 @@ export class SandboxSnapshots {
         const pager = sandbox.runtime?.pager;
         if (learn && !learnt && pager) {
           // The pages this spawn touched until its guest agent answered: what every later spawn needs first.
-          await saveWorkingSet(join(snapshot.dir, WORKING_SET), pager.workingSet()).catch((err) =>
+          await recordWorkingSet(pager, snapshot.dir, (err) =>
             this.log.warn({ err, template: snapshot.dir }, 'cannot record the template working set'),
           );
         }
@@ -373,6 +370,19 @@ export class SandboxSnapshots {
       throw err;
     }
     return this.manager.record(sandbox);
+  }
+}
+
+/**
+ * Saves the pager's working set in `dir`. Only a hint for the next restore's prefetch: losing it costs
+ * speed, never data, so no error of it (thrown or rejected) reaches the caller, whose pause or spawn has
+ * already committed: one that escaped a pause left its sandbox 'pausing' for good.
+ */
+async function recordWorkingSet(pager: Pager, dir: string, failed: (err: unknown) => void): Promise<void> {
+  try {
+    await saveWorkingSet(join(dir, WORKING_SET), pager.workingSet());
+  } catch (err) {
+    failed(err);
   }
 }
 
