@@ -107,10 +107,14 @@ describe('the CLI low-level commands', { timeout: 900_000 }, () => {
       if (signal === 'SIGINT') agent.connection.close();
       t.after(() => agent.connection.close());
       agent.child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
       const exit = await Promise.race([
         agent.gone,
-        new Promise((r) => setTimeout(r, 15_000, 'still running 15 s after the signal')),
+        new Promise((r) => {
+          timer = setTimeout(r, 15_000, 'still running 15 s after the signal');
+        }),
       ]);
+      clearTimeout(timer);
       assert.deepEqual(exit, { code: 0, signal: null }, agent.child.output());
       // Its pooled QEMU, namespaces and RAM files went with it (QEMU runs in its own process group, so
       // a Ctrl-C reaches only the agent, which must end them itself).
