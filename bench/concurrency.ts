@@ -10,7 +10,9 @@ import { median, progress, report } from './lib/report.js';
 const COUNT = Number(process.env.AMBER_BENCH_SPAWNS ?? 20);
 const MEMORY_MIB = 512;
 const IDLE_SAMPLE = Number(process.env.AMBER_BENCH_IDLE ?? 10);
-const ROUNDS = Number(process.env.AMBER_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.AMBER_BENCH_ROUNDS ?? 5);
+const SEQUENTIAL_FIRST = ['sequential', 'concurrent'] as const;
+const CONCURRENT_FIRST = ['concurrent', 'sequential'] as const;
 // Promises, not pages: lazily restored guests touch a fraction of their RAM. A host that expects bursts of
 // COUNT keeps COUNT QEMUs ahead (each ~35 MiB idle); both runs below start from a full pool.
 const bench = await startBenchAgent({ memoryBudgetMib: 64 * 1024, vmPoolDepth: COUNT });
@@ -61,31 +63,41 @@ try {
   await client.destroySandbox({ sandboxId: sandbox.id });
   await destroyAll([await spawn()]); // the first spawn learns the template's working set
 
-  // Rounds of both, alternating: this host's noise moves one run's ratio by ±0.1; the medians are steadier.
+  // Rounds of both, each round's two runs back to back, and which goes first alternating: this host drifts
+  // by ±20% over a minute, so a ratio is taken within a round (the two runs saw the same host) and a run
+  // that always went second would carry the drift. The round with the median ratio is reported.
   const rounds: Array<{ sequential: Run; concurrent: Run }> = [];
-  let concurrent: string[] = [];
+  let idleCandidates: string[] = []; // the last run's sandboxes stay for the idle measurement
+  const oneAfterAnother = async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < COUNT; i++) ids.push(await spawn());
+    return ids;
+  };
+  const atOnce = () => Promise.all(Array.from({ length: COUNT }, () => spawn()));
   for (let round = 0; round < ROUNDS; round++) {
-    await poolFull();
-    const sequential = await measure(async () => {
-      const ids: string[] = [];
-      for (let i = 0; i < COUNT; i++) ids.push(await spawn());
-      return ids;
-    });
-    await destroyAll(sequential.ids);
-    await poolFull();
-    const atOnce = await measure(() => Promise.all(Array.from({ length: COUNT }, () => spawn())));
+    const runs: Partial<Record<'sequential' | 'concurrent', Run>> = {};
+    const order = round % 2 === 0 ? SEQUENTIAL_FIRST : CONCURRENT_FIRST;
+    for (const mode of order) {
+      await poolFull();
+      const run = await measure(mode === 'sequential' ? oneAfterAnother : atOnce);
+      runs[mode] = run;
+      if (round === ROUNDS - 1 && mode === order[1]) idleCandidates = run.ids;
+      else await destroyAll(run.ids);
+    }
+    const { sequential, concurrent: together } = runs as { sequential: Run; concurrent: Run };
     progress(
-      `round ${round + 1}: ${COUNT} one after another ${sequential.ms.toFixed(0)} ms, at once ${atOnce.ms.toFixed(0)} ms`,
+      `round ${round + 1}: ${COUNT} one after another ${sequential.ms.toFixed(0)} ms, at once ${together.ms.toFixed(0)} ms (ratio ${(sequential.ms / together.ms).toFixed(2)})`,
     );
-    rounds.push({ sequential, concurrent: atOnce });
-    if (round < ROUNDS - 1) await destroyAll(atOnce.ids);
-    else concurrent = atOnce.ids;
+    rounds.push({ sequential, concurrent: together });
   }
-  const sequentialMs = median(rounds.map((r) => r.sequential.ms));
-  const concurrentMs = median(rounds.map((r) => r.concurrent.ms));
-  report(`spawn_${COUNT}_concurrent_ms`, concurrentMs, 'ms', {
-    value: sequentialMs,
-    ratio: sequentialMs / concurrentMs,
+  const byRatio = [...rounds].sort(
+    (a, b) => a.sequential.ms / a.concurrent.ms - b.sequential.ms / b.concurrent.ms,
+  );
+  const middle = byRatio[Math.floor(byRatio.length / 2)];
+  if (!middle) throw new Error('no rounds');
+  report(`spawn_${COUNT}_concurrent_ms`, middle.concurrent.ms, 'ms', {
+    value: middle.sequential.ms,
+    ratio: middle.sequential.ms / middle.concurrent.ms,
   });
   // Running at once can only be faster by the cores that one-after-another left idle, and by CPU it saves.
   for (const mode of ['sequential', 'concurrent'] as const) {
@@ -101,8 +113,8 @@ try {
   }
 
   // Idle for a while, then what each really holds.
-  const idle = concurrent.slice(0, IDLE_SAMPLE);
-  await destroyAll(concurrent.slice(IDLE_SAMPLE));
+  const idle = idleCandidates.slice(0, IDLE_SAMPLE);
+  await destroyAll(idleCandidates.slice(IDLE_SAMPLE));
   await new Promise((r) => setTimeout(r, 5000));
   const rss = idle.map((id) => rssMib(agent.manager.get(id).qemuPid ?? 0));
   const perSandbox = MEMORY_MIB + qemuOverheadMib(agent.config);
