@@ -35,6 +35,13 @@ for arg in $($bb cat /proc/cmdline); do
 done
 $bb hostname "$hostname"
 echo "$hostname" > /etc/hostname
+# Every spawned guest runs the kernel's periodic housekeeping once more on code its fresh QEMU has not
+# translated yet: proactive compaction (kcompactd every 0.5 s) and the per-CPU vmstat fold (every 1 s) cost
+# ~10 ms of emulated CPU in a spawn's first seconds. Without them: 21 ms in the 3 s after ready instead of
+# 31, 88 ms to ready instead of 103. Compaction still runs when an allocation needs it; the counters in
+# /proc/meminfo may trail by the per-CPU deltas for up to 10 s.
+echo 0 > /proc/sys/vm/compaction_proactiveness
+echo 10 > /proc/sys/vm/stat_interval
 `;
 
 /** Runs beside envd's startup (envd binds 0.0.0.0 before the address exists), which takes most of boot. */
