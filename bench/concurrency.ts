@@ -4,13 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, qemuOverheadMib } from '@amber/host-agent';
 import { startBenchAgent } from './lib/agent.js';
-import { type CpuUse, startCpuMeter } from './lib/cpu-meter.js';
+import { type CpuUse, processCpuMs, startCpuMeter } from './lib/cpu-meter.js';
 import { median, progress, report } from './lib/report.js';
 
 const COUNT = Number(process.env.AMBER_BENCH_SPAWNS ?? 20);
 const MEMORY_MIB = 512;
 const IDLE_SAMPLE = Number(process.env.AMBER_BENCH_IDLE ?? 10);
 const ROUNDS = Number(process.env.AMBER_BENCH_ROUNDS ?? 5);
+const IDLE_CPU_MS = 5000;
 const SEQUENTIAL_FIRST = ['sequential', 'concurrent'] as const;
 const CONCURRENT_FIRST = ['concurrent', 'sequential'] as const;
 // Promises, not pages: lazily restored guests touch a fraction of their RAM. A host that expects bursts of
@@ -115,8 +116,13 @@ try {
   // Idle for a while, then what each really holds.
   const idle = idleCandidates.slice(0, IDLE_SAMPLE);
   await destroyAll(idleCandidates.slice(IDLE_SAMPLE));
+  const pids = idle.map((id) => agent.manager.get(id).qemuPid ?? 0);
+  // Settled first (a spawn's guest runs its first timers in the seconds after ready), then 5 s of idling.
   await new Promise((r) => setTimeout(r, 5000));
-  const rss = idle.map((id) => rssMib(agent.manager.get(id).qemuPid ?? 0));
+  const cpuBefore = pids.map(processCpuMs);
+  await new Promise((r) => setTimeout(r, IDLE_CPU_MS));
+  const idleCpu = pids.map((pid, i) => ((processCpuMs(pid) - (cpuBefore[i] ?? 0)) * 1000) / IDLE_CPU_MS);
+  const rss = pids.map(rssMib);
   const perSandbox = MEMORY_MIB + qemuOverheadMib(agent.config);
   progress(`idle RSS per sandbox (MiB): ${rss.map((r) => r.toFixed(0)).join(', ')}`);
   // This host's own budget (total memory less the reserve), not the bench's inflated one.
@@ -125,6 +131,9 @@ try {
   report('idle_density_by_rss', Math.floor(defaultBudget / median(rss)), 'sandboxes');
   report('idle_rss_mib', median(rss), 'MiB');
   report('idle_reserved_mib', perSandbox, 'MiB');
+  // The CPU side of density: what an idle sandbox's QEMU (its guest's timers, emulated) costs the host.
+  progress(`idle CPU per sandbox (ms/s): ${idleCpu.map((c) => c.toFixed(1)).join(', ')}`);
+  report('idle_cpu_ms_per_s', median(idleCpu), 'ms/s');
   await destroyAll(idle);
 } finally {
   await bench.stop();

@@ -62,3 +62,12 @@ export function startCpuMeter(): () => CpuUse {
     };
   };
 }
+
+/** CPU time all threads of process `pid` have run, in ms (schedstat: ns, not the 10 ms ticks of stat). */
+export function processCpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  }
+  return ns / 1e6;
+}
