@@ -46,6 +46,9 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
       timer = setTimeout(() => void connect(), RECONNECT_MS);
     };
     const connect = async () => {
+      // A retry still pending (the stream dropped while the sandbox paused) would open a second shell beside
+      // the one a resume opens, and the two would share the screen and the keys.
+      clearTimeout(timer);
       const mine = ++generation;
       stream = undefined;
       typeahead = [];
@@ -75,10 +78,16 @@ export function Terminal(props: { sandboxId: string; conn: ConnectionOptions; st
         stream = s;
         setStatus({ kind: 'connected', text: 'Connected' });
         for await (const out of s) {
+          // A newer shell owns the screen and the keys typed ahead.
+          if (mine !== generation) break;
           term.write(out.data);
           if (typeahead === undefined) continue;
           if (typeahead.length > 0) s.sendStdin(typeahead.join(''));
           typeahead = undefined;
+        }
+        if (disposed || mine !== generation) {
+          s.close();
+          return;
         }
         const exit = await s.wait();
         if (disposed || mine !== generation) return;
