@@ -63,11 +63,18 @@ export function startCpuMeter(): () => CpuUse {
   };
 }
 
-/** CPU time all threads of process `pid` have run, in ms (schedstat: ns, not the 10 ms ticks of stat). */
-export function processCpuMs(pid: number): number {
+/**
+ * CPU time the threads of process `pid` have run (those whose name `thread` accepts; all by default), in ms
+ * (schedstat: ns, not the 10 ms ticks of stat).
+ */
+export function processCpuMs(pid: number, thread: (name: string) => boolean = () => true): number {
   let ns = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (!thread(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim())) continue;
     ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
   }
   return ns / 1e6;
 }
+
+/** QEMU's vCPU threads ("CPU 0/TCG", "ALL CPUs/TCG", "CPU 1/KVM"): the guest's own work. */
+export const isVcpuThread = (name: string): boolean => /\/(TCG|KVM)$/.test(name);
