@@ -21,16 +21,12 @@ export const inittab = `::sysinit:/opt/amber/rc
 `;
 
 /**
- * The guest's sysinit. Its last lines turn off kernel housekeeping a sandbox does not need: every spawned
- * guest runs it once more on code its fresh QEMU has not translated yet, and every wake-up of an idle guest
- * costs its QEMU host CPU. Proactive compaction (kcompactd every 0.5 s) and the per-CPU vmstat fold (every
- * 1 s) cost a spawn ~10 ms of emulated CPU in its first seconds: without them 21 ms of vCPU in the 3 s after
- * ready instead of 31, 88 ms to ready instead of 103, and an idle guest's QEMU 0.5 ms of CPU a second instead
- * of 2.3. Compaction still runs when an allocation needs it; /proc/meminfo may trail by the per-CPU deltas
- * for up to 10 s. Then the lockup watchdog (an hrtimer every 4 s; under emulation on a shared host a vCPU
- * held off for 20 s is load, not a kernel bug, so it could only warn falsely) and the neighbour tables'
- * managed-entry probe (every 5 s per table, though the guest has no managed entries): an idle guest takes
- * 2.2-2.6 timer interrupts a second instead of 3.0-3.3, and its QEMU ~0.5 ms of CPU a second instead of ~0.8.
+ * The guest's sysinit. Its last two lines turn off kernel housekeeping a sandbox does not need: every spawned
+ * guest runs it once more on code its fresh QEMU has not translated yet. Proactive compaction (kcompactd
+ * every 0.5 s) and the per-CPU vmstat fold (every 1 s) cost a spawn ~10 ms of emulated CPU in its first
+ * seconds: without them 21 ms of vCPU in the 3 s after ready instead of 31, 88 ms to ready instead of 103,
+ * and an idle guest's QEMU 0.5 ms of CPU a second instead of 2.3. Compaction still runs when an allocation
+ * needs it; /proc/meminfo may trail by the per-CPU deltas for up to 10 s.
  */
 export const rc = `#!/opt/amber/busybox sh
 bb=/opt/amber/busybox
@@ -49,10 +45,6 @@ $bb hostname "$hostname"
 echo "$hostname" > /etc/hostname
 echo 0 > /proc/sys/vm/compaction_proactiveness
 echo 10 > /proc/sys/vm/stat_interval
-echo 0 > /proc/sys/kernel/watchdog
-for family in ipv4 ipv6; do
-  echo 86400000 > /proc/sys/net/$family/neigh/default/interval_probe_time_ms
-done
 `;
 
 /** Runs beside envd's startup (envd binds 0.0.0.0 before the address exists), which takes most of boot. */
