@@ -66,15 +66,16 @@ function optionalString(body: InitBody, key: keyof InitBody): string | undefined
 }
 
 /**
- * POST /init: the host's time (`timestamp`, RFC 3339 or epoch ms), `envVars` for later processes, and
- * `accessToken`, `defaultUser`, `defaultWorkdir`. Once a token is set, a request without it may still
- * reset the clock (a restore must never wait on a secret) but change nothing else.
+ * `/init`'s body, whichever way it came (POST /init, or a line on the control channel): the host's time
+ * (`timestamp`, RFC 3339 or epoch ms), `envVars` for later processes, and `accessToken`, `defaultUser`,
+ * `defaultWorkdir`. Once a token is set, a request without it may still reset the clock (a restore must
+ * never wait on a secret) but change nothing else. The clock is set once `answered` resolves.
  */
-export async function init(req: IncomingMessage, res: ServerResponse, options: InitOptions): Promise<void> {
+export function applyInit(raw: unknown, answered: Promise<void>, options: InitOptions): void {
   const receivedAt = performance.now();
-  const body = (await readJson(req)) as InitBody;
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new HttpError(400, 'the body must be a JSON object');
+  const body = raw as InitBody;
   const timestamp = parseTimestamp(body.timestamp);
   const { ctx } = options;
   const accessToken = optionalString(body, 'accessToken');
@@ -104,11 +105,16 @@ export async function init(req: IncomingMessage, res: ServerResponse, options: I
   const { setClock } = options;
   if (timestamp !== undefined && setClock) {
     // Once the answer is out, adding the time since the request arrived.
-    const answered = new Promise<void>((resolve) => res.once('finish', resolve));
     options.clock.set(
       answered.then(() => setClock(Math.round((timestamp + (performance.now() - receivedAt)) * 1000))),
     );
   }
+}
+
+/** POST /init: `applyInit` over HTTP, answered 204. */
+export async function init(req: IncomingMessage, res: ServerResponse, options: InitOptions): Promise<void> {
+  const body = await readJson(req);
+  applyInit(body, new Promise<void>((resolve) => res.once('finish', resolve)), options);
   res.writeHead(204);
   res.end();
 }

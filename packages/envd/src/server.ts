@@ -1,15 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Filesystem } from '@amber/proto/filesystem';
 import { Process } from '@amber/proto/process';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { tokenMatches } from './auth.js';
 import { ClockGate } from './clock-gate.js';
 import { EnvdContext } from './context.js';
+import { type ControlHandler, isControlUpgrade, serveControl } from './control-channel.js';
 import { downloadFile, uploadFile } from './files-http.js';
 import { filesystemService } from './filesystem-service.js';
 import { GuestShell } from './guest-shell.js';
 import { HttpError, sendError, sendJson } from './http-error.js';
-import { init } from './init-http.js';
+import { applyInit, init } from './init-http.js';
 import { isPlainListDir, listDirHttp } from './list-dir-http.js';
 import { MetricsSampler } from './metrics.js';
 import { processService } from './process-service.js';
@@ -120,6 +122,17 @@ export function createEnvdServer(options: EnvdOptions): Server {
         }),
       );
     }
+  });
+  const control: ControlHandler = async ({ op, token, ...body }, answered) => {
+    const authorized = tokenMatches(ctx, token);
+    if (op === 'init') applyInit(body, answered, { ctx, authorized, setClock, clock });
+    else if (op !== 'sync') throw new HttpError(400, `unknown op: ${op}`);
+    else if (!authorized) throw new HttpError(401, 'missing or invalid access token');
+    else await shell.run('sync');
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isControlUpgrade(req)) serveControl(socket, head, control);
+    else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   server.on('close', () => {
     shell.close();

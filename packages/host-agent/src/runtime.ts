@@ -69,8 +69,7 @@ export async function bootSandbox(
     // blocks of V8's runtime in a template's first answer than in a guest resumed a few times.
     const warmUpStarted = performance.now();
     for (let i = 0; i < WARM_UP_ROUNDS; i++) {
-      const held = await envd.sync();
-      await envd.init({ timestamp: Date.now() }, 30_000, held.socket);
+      await envd.rehearseRestore();
     }
     log.info({ ms: Math.round(performance.now() - warmUpStarted) }, 'restore path warmed up');
     return {

@@ -120,7 +120,9 @@ describe('pause and resume', () => {
     const snapshotDir = t.agent.manager.paths(id).snapshot;
     const saved = readdirSync(snapshotDir).filter((name) => name.startsWith('envd-connection.'));
     assert.equal(saved.length, 1, `one saved connection, the committed generation's (${saved.join(', ')})`);
-    writeFileSync(join(snapshotDir, saved[0] ?? ''), '{"local":');
+    const savedPath = join(snapshotDir, saved[0] ?? '');
+    assert.equal(JSON.parse(readFileSync(savedPath, 'utf8')).protocol, 'control', 'envd’s control channel');
+    writeFileSync(savedPath, '{"local":');
 
     await new Promise((r) => setTimeout(r, 10_000));
     await resume(id);

@@ -5,6 +5,12 @@ import { Process } from '@amber/proto/process';
 import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { AgentError } from '../errors.js';
+import {
+  CONTROL_PROTOCOL,
+  ControlChannel,
+  type EnvdConnection,
+  type EnvdProtocol,
+} from './control-channel.js';
 
 export const ENVD_PORT = 49983;
 
@@ -19,8 +25,8 @@ export interface ExecEvent {
 
 /** A connection envd keeps open while the VM is captured. */
 export interface HeldConnection {
-  /** For one more request (`init`), as a restore sends on the rebuilt connection. */
   readonly socket: Socket;
+  readonly protocol: EnvdProtocol;
   /** Closes it (FIN): the guest sees the close. */
   release(): void;
   /**
@@ -67,7 +73,9 @@ export interface ExecOptions {
 export class EnvdClient {
   readonly process: Client<typeof Process>;
   /** The connection a restore's /init answered on, kept open for the next capture's /sync (`keep`). */
-  #spare: Socket | undefined;
+  #spare: Socket | ControlChannel | undefined;
+  /** envd answered `GET /control` without switching: a guest restored from before it had the channel. */
+  #controlUnsupported = false;
 
   constructor(
     private readonly nsPath: string,
@@ -143,7 +151,7 @@ export class EnvdClient {
    * connection the guest held open when it was captured, rebuilt (no handshake, no accept in the guest);
    * if it does not answer, fresh connections take over.
    */
-  async initWhenReady(timeoutMs: number, guest: GuestWatch, resumed?: Socket): Promise<ReadyOutcome> {
+  async initWhenReady(timeoutMs: number, guest: GuestWatch, resumed?: EnvdConnection): Promise<ReadyOutcome> {
     const deadline = Date.now() + timeoutMs;
     let resumeError: unknown;
     if (resumed) {
@@ -155,7 +163,7 @@ export class EnvdClient {
         if (Date.now() - sent > LATE_ANSWER_MS) await this.init({ timestamp: Date.now() });
         return { connection: 'resumed' };
       } catch (err) {
-        resumed.destroy();
+        resumed.socket.destroy();
         resumeError = err;
       }
     }
@@ -176,14 +184,19 @@ export class EnvdClient {
     });
   }
 
-  async #initResumed(socket: Socket, deadline: number, guest: GuestWatch): Promise<void> {
+  async #initResumed(resumed: EnvdConnection, deadline: number, guest: GuestWatch): Promise<void> {
     const started = Date.now();
-    const answer = this.noContent('POST', '/init', {
-      timeoutMs: Math.max(1, deadline - started),
-      keepAlive: true,
-      socket,
-      body: JSON.stringify({ timestamp: started }),
-    }).then(
+    const timeoutMs = Math.max(1, deadline - started);
+    const answered =
+      resumed.protocol === 'control'
+        ? initOnChannel(new ControlChannel(resumed.socket), started, timeoutMs)
+        : this.noContent('POST', '/init', {
+            timeoutMs,
+            keepAlive: true,
+            socket: resumed.socket,
+            body: JSON.stringify({ timestamp: started }),
+          });
+    const answer = answered.then(
       (kept) => {
         this.#keep(kept);
         return { answered: true as const };
@@ -226,29 +239,51 @@ export class EnvdClient {
    * carried that work into every restore (~1,600 more translation blocks on the way to ready).
    */
   async sync(timeoutMs = 10_000): Promise<HeldConnection> {
-    const socket =
+    return heldConnection(await this.#sync(timeoutMs));
+  }
+
+  /**
+   * A capture's calls then a restore's, on one connection kept for the next capture: after a boot, so the
+   * guest has run the code of both before its first snapshot.
+   */
+  async rehearseRestore(timeoutMs = 30_000): Promise<void> {
+    const kept = await this.#sync(timeoutMs);
+    try {
+      const timestamp = Date.now();
+      if (kept instanceof ControlChannel) await kept.call({ op: 'init', timestamp }, timeoutMs);
+      else
+        await this.noContent('POST', '/init', {
+          timeoutMs,
+          keepAlive: true,
+          socket: kept,
+          body: JSON.stringify({ timestamp }),
+        });
+    } catch (err) {
+      kept.destroy();
+      throw err;
+    }
+    this.#keep(kept);
+  }
+
+  async #sync(timeoutMs: number): Promise<Socket | ControlChannel> {
+    const channel = await this.#controlChannel(timeoutMs);
+    const kept =
+      channel ??
       (await this.#syncOnSpare(timeoutMs)) ??
       (await this.noContent('POST', '/sync', { timeoutMs, keepAlive: true }));
     try {
       // Then, on the same connection, an empty /init: what a restore sends first is what the guest ran
       // last, so V8's inline caches and map transitions for it are in the snapshot. After other work (an
       // exec) they had changed, and a template's first answer ran ~2,500 more translation blocks.
-      await this.noContent('POST', '/init', { timeoutMs, keepAlive: true, socket, body: '{}' });
+      if (kept instanceof ControlChannel) {
+        await kept.call({ op: 'sync' }, timeoutMs);
+        await kept.call({ op: 'init' }, timeoutMs);
+      } else await this.noContent('POST', '/init', { timeoutMs, keepAlive: true, socket: kept, body: '{}' });
     } catch (err) {
-      socket.destroy();
+      kept.destroy();
       throw err;
     }
-    return {
-      socket,
-      release: () => socket.destroy(),
-      save: () => {
-        try {
-          return saveTcpConnection(socket);
-        } finally {
-          socket.destroy();
-        }
-      },
-    };
+    return kept;
   }
 
   /** One request that must answer 204; returns its connection (left open with `keepAlive`). */
@@ -278,21 +313,49 @@ export class EnvdClient {
    * competed for the cores, and the next capture then opened a new one (handshake, accept). envd closes
    * it after its keep-alive timeout; a teardown (`close`) destroys it.
    */
-  #keep(socket: Socket): void {
+  #keep(kept: Socket | ControlChannel): void {
     this.#spare?.destroy();
-    this.#spare = socket;
+    this.#spare = kept;
+    const socket = kept instanceof ControlChannel ? kept.socket : kept;
     // Errors end it like a close does; a keep-alive socket has no other listener left to take them.
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
-      if (this.#spare === socket) this.#spare = undefined;
+      if (this.#spare === kept) this.#spare = undefined;
     });
+  }
+
+  /**
+   * The kept control channel, else a new one; undefined when the kept connection speaks HTTP (the guest
+   * was captured by an envd from before the channel) or envd turns the upgrade down.
+   */
+  async #controlChannel(timeoutMs: number): Promise<ControlChannel | undefined> {
+    const spare = this.#spare;
+    if (spare instanceof ControlChannel) {
+      this.#spare = undefined;
+      if (spare.usable) return spare;
+      spare.destroy();
+    } else if (spare && !spare.destroyed) return undefined;
+    if (this.#controlUnsupported) return undefined;
+    const req = this.http('GET', '/control', { connection: 'Upgrade', upgrade: CONTROL_PROTOCOL });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    const switched = await new Promise<Socket | undefined>((resolve, reject) => {
+      req.once('upgrade', (_res, socket: Socket) => resolve(socket));
+      req.once('response', (res: IncomingMessage) => {
+        res.resume();
+        resolve(undefined);
+      });
+      req.once('error', reject);
+      req.end();
+    });
+    if (!switched) this.#controlUnsupported = true;
+    return switched && new ControlChannel(switched);
   }
 
   /** /sync on the kept connection; undefined if there is none, or it failed (a new one then does it). */
   async #syncOnSpare(timeoutMs: number): Promise<Socket | undefined> {
     const spare = this.#spare;
     this.#spare = undefined;
-    if (!spare || spare.destroyed || !spare.writable) return undefined;
+    if (!spare || spare instanceof ControlChannel || spare.destroyed || !spare.writable) return undefined;
     // Mostly envd's keep-alive close crossing the request; either way a new connection tries once more.
     return this.noContent('POST', '/sync', { timeoutMs, keepAlive: true, socket: spare }).catch(() => {
       spare.destroy();
@@ -376,6 +439,27 @@ export class EnvdClient {
     if (res.statusCode !== 200) throw envdHttpError(res.statusCode ?? 0, await readBody(res), path);
     for await (const chunk of res) yield chunk as Buffer;
   }
+}
+
+function heldConnection(kept: Socket | ControlChannel): HeldConnection {
+  const socket = kept instanceof ControlChannel ? kept.socket : kept;
+  return {
+    socket,
+    protocol: kept instanceof ControlChannel ? 'control' : 'http',
+    release: () => socket.destroy(),
+    save: () => {
+      try {
+        return saveTcpConnection(socket);
+      } finally {
+        socket.destroy();
+      }
+    },
+  };
+}
+
+async function initOnChannel(channel: ControlChannel, timestamp: number, timeoutMs: number) {
+  await channel.call({ op: 'init', timestamp }, timeoutMs);
+  return channel;
 }
 
 async function readBody(res: IncomingMessage): Promise<string> {

@@ -1,6 +1,6 @@
 // The connection a restore's /init answered on is kept for the next capture, on real HTTP over loopback: a
-// stand-in envd records which connection carried each request. (Real VMs take this path in
-// sandbox-snapshots.test.ts.)
+// stand-in envd from before the control channel (HTTP only) records which connection carried each request.
+// (Real VMs take the control channel's path in sandbox-snapshots.test.ts; control-channel.test.ts is its twin.)
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -41,7 +41,9 @@ async function restored(): Promise<{ client: EnvdClient; resumed: Socket; resume
   await new Promise((r) => resumed.once('connect', r));
   const client = new EnvdClient('/proc/self/ns/net', '127.0.0.1', port);
   const guest = { alive: () => true, idle: async () => false };
-  assert.deepEqual(await client.initWhenReady(10_000, guest, resumed), { connection: 'resumed' });
+  assert.deepEqual(await client.initWhenReady(10_000, guest, { socket: resumed, protocol: 'http' }), {
+    connection: 'resumed',
+  });
   return { client, resumed, resumedPort: resumed.localPort ?? 0 };
 }
 
@@ -76,7 +78,13 @@ test('a kept connection that envd closed meanwhile gives way to a new one', asyn
   const held = await client.sync();
   assert.notEqual(held.socket, resumed);
   const newPort = held.socket.localPort;
-  assert.deepEqual(requests, [`POST /init ${resumedPort}`, `POST /sync ${newPort}`, `POST /init ${newPort}`]);
+  // This stand-in is an envd from before the control channel: it answers the upgrade as a plain request.
+  const probe = requests.find((r) => r.startsWith('GET /control '));
+  assert.deepEqual(
+    requests.filter((r) => r !== probe),
+    [`POST /init ${resumedPort}`, `POST /sync ${newPort}`, `POST /init ${newPort}`],
+  );
+  assert.ok(probe, 'the control channel was asked for first');
   held.release();
 });
 

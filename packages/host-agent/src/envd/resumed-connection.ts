@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { restoreTcpConnection, type TcpConnectionState } from '@amber/native';
 import type { Logger } from 'pino';
+import type { EnvdConnection, EnvdProtocol } from './control-channel.js';
 import type { HeldConnection } from './envd-client.js';
+
+/** What a snapshot keeps of it: the TCP state, and the protocol (absent: HTTP, from before the channel). */
+export type SavedConnection = TcpConnectionState & { protocol?: EnvdProtocol };
 
 /**
  * Why keep a connection across a snapshot: on an emulated CPU every code path a restored guest runs is
@@ -14,10 +17,10 @@ import type { HeldConnection } from './envd-client.js';
 export function saveHeldConnection(
   held: HeldConnection | undefined,
   log: Logger,
-): TcpConnectionState | undefined {
+): SavedConnection | undefined {
   if (!held) return undefined;
   try {
-    return held.save();
+    return { ...held.save(), protocol: held.protocol };
   } catch (err) {
     log.warn({ err }, 'the envd connection cannot be kept; the next restore opens a new one');
     return undefined;
@@ -32,7 +35,7 @@ export async function resumeHeldConnection(
   path: string,
   nsPath: string,
   log: Logger,
-): Promise<Socket | undefined> {
+): Promise<EnvdConnection | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -42,7 +45,8 @@ export async function resumeHeldConnection(
     return undefined;
   }
   try {
-    return restoreTcpConnection(nsPath, JSON.parse(text) as TcpConnectionState);
+    const saved = JSON.parse(text) as SavedConnection;
+    return { socket: restoreTcpConnection(nsPath, saved), protocol: saved.protocol ?? 'http' };
   } catch (err) {
     log.warn({ err, path }, 'cannot rebuild the saved envd connection');
     return undefined;

@@ -55,7 +55,11 @@ test('a busy guest is waited for past 3 s: its late answer on the resumed connec
     looks++;
     return false;
   };
-  const outcome = await client().initWhenReady(30_000, { alive: () => true, idle: busy }, socket);
+  const outcome = await client().initWhenReady(
+    30_000,
+    { alive: () => true, idle: busy },
+    { socket, protocol: 'http' },
+  );
   const answered = Date.now();
   assert.deepEqual(outcome, { connection: 'resumed' });
   assert.ok(looks >= 1, 'the guest was looked at once the patience ran out');
@@ -71,7 +75,7 @@ test('an idle guest that does not answer is written off after 3 s; a new connect
   const socket = await heldConnection(Number.POSITIVE_INFINITY);
   const started = Date.now();
   const guest = { alive: () => true, idle: async () => true };
-  const outcome = await client().initWhenReady(30_000, guest, socket);
+  const outcome = await client().initWhenReady(30_000, guest, { socket, protocol: 'http' });
   const waited = Date.now() - started;
   assert.equal(outcome.connection, 'new');
   assert.equal(freshInits.length, 1, 'one new connection did it');
@@ -84,5 +88,8 @@ test('a guest that stays busy but never answers is given up at the deadline', as
   const socket = await heldConnection(Number.POSITIVE_INFINITY);
   held.answerFresh = false;
   const guest = { alive: () => true, idle: async () => false };
-  await assert.rejects(client().initWhenReady(4000, guest, socket), /did not answer within 4000 ms/);
+  await assert.rejects(
+    client().initWhenReady(4000, guest, { socket, protocol: 'http' }),
+    /did not answer within 4000 ms/,
+  );
 });

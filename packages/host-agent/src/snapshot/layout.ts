@@ -9,7 +9,8 @@
 //                                       images by name, so a file it uses is never renamed; all go when it exits
 //   working-set.bin                     the pages the last run touched first (a prefetch hint, the pager's)
 //   envd-connection.<buildId>.json      the host's end of the connection to envd that the guest in that
-//                                       generation still holds open (TCP_REPAIR state; a speed hint)
+//                                       generation still holds open (TCP_REPAIR state; a speed hint) and
+//                                       its protocol: `control` lines, or HTTP when absent (older snapshots)
 import { randomUUID } from 'node:crypto';
 import { access, link, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
