@@ -30,7 +30,7 @@ export function serveControl(socket: Duplex, head: Buffer, handle: ControlHandle
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${CONTROL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`,
   );
-  let pending = head.length > 0 ? head : Buffer.alloc(0);
+  let pending = head;
   let queue = Promise.resolve();
   const take = () => {
     for (let end = pending.indexOf(10); end >= 0; end = pending.indexOf(10)) {

@@ -187,17 +187,9 @@ export class EnvdClient {
   async #initResumed(resumed: EnvdConnection, deadline: number, guest: GuestWatch): Promise<void> {
     const started = Date.now();
     const timeoutMs = Math.max(1, deadline - started);
-    const answered =
-      resumed.protocol === 'control'
-        ? initOnChannel(new ControlChannel(resumed.socket), started, timeoutMs)
-        : this.noContent('POST', '/init', {
-            timeoutMs,
-            keepAlive: true,
-            socket: resumed.socket,
-            body: JSON.stringify({ timestamp: started }),
-          });
-    const answer = answered.then(
-      (kept) => {
+    const kept = resumed.protocol === 'control' ? new ControlChannel(resumed.socket) : resumed.socket;
+    const answer = this.#initOn(kept, { timestamp: started }, timeoutMs).then(
+      () => {
         this.#keep(kept);
         return { answered: true as const };
       },
@@ -249,15 +241,7 @@ export class EnvdClient {
   async rehearseRestore(timeoutMs = 30_000): Promise<void> {
     const kept = await this.#sync(timeoutMs);
     try {
-      const timestamp = Date.now();
-      if (kept instanceof ControlChannel) await kept.call({ op: 'init', timestamp }, timeoutMs);
-      else
-        await this.noContent('POST', '/init', {
-          timeoutMs,
-          keepAlive: true,
-          socket: kept,
-          body: JSON.stringify({ timestamp }),
-        });
+      await this.#initOn(kept, { timestamp: Date.now() }, timeoutMs);
     } catch (err) {
       kept.destroy();
       throw err;
@@ -275,15 +259,29 @@ export class EnvdClient {
       // Then, on the same connection, an empty /init: what a restore sends first is what the guest ran
       // last, so V8's inline caches and map transitions for it are in the snapshot. After other work (an
       // exec) they had changed, and a template's first answer ran ~2,500 more translation blocks.
-      if (kept instanceof ControlChannel) {
-        await kept.call({ op: 'sync' }, timeoutMs);
-        await kept.call({ op: 'init' }, timeoutMs);
-      } else await this.noContent('POST', '/init', { timeoutMs, keepAlive: true, socket: kept, body: '{}' });
+      if (kept instanceof ControlChannel) await kept.call({ op: 'sync' }, timeoutMs);
+      await this.#initOn(kept, {}, timeoutMs);
     } catch (err) {
       kept.destroy();
       throw err;
     }
     return kept;
+  }
+
+  /** `init` on a connection kept open, in the protocol it speaks. */
+  async #initOn(
+    kept: Socket | ControlChannel,
+    body: { timestamp?: number },
+    timeoutMs: number,
+  ): Promise<void> {
+    if (kept instanceof ControlChannel) await kept.call({ op: 'init', ...body }, timeoutMs);
+    else
+      await this.noContent('POST', '/init', {
+        timeoutMs,
+        keepAlive: true,
+        socket: kept,
+        body: JSON.stringify(body),
+      });
   }
 
   /** One request that must answer 204; returns its connection (left open with `keepAlive`). */
@@ -455,11 +453,6 @@ function heldConnection(kept: Socket | ControlChannel): HeldConnection {
       }
     },
   };
-}
-
-async function initOnChannel(channel: ControlChannel, timestamp: number, timeoutMs: number) {
-  await channel.call({ op: 'init', timestamp }, timeoutMs);
-  return channel;
 }
 
 async function readBody(res: IncomingMessage): Promise<string> {
