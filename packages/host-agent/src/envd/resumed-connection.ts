@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { restoreTcpConnection, type TcpConnectionState } from '@amber/native';
 import type { Logger } from 'pino';
 import type { EnvdConnection, EnvdProtocol } from './control-channel.js';
-import type { HeldConnection } from './envd-client.js';
+import type { HeldConnection } from './kept-connection.js';
 
 /** What a snapshot keeps of it: the TCP state, and the protocol (absent: HTTP, from before the channel). */
 export type SavedConnection = TcpConnectionState & { protocol?: EnvdProtocol };
