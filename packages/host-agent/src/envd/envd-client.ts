@@ -7,8 +7,6 @@ import type { EnvdConnection } from './control-channel.js';
 import { EnvdHttp, envdHttpError, readBody } from './envd-http.js';
 import { type GuestWatch, type HeldConnection, KeptConnection } from './kept-connection.js';
 
-export type { GuestWatch, HeldConnection } from './kept-connection.js';
-
 export const ENVD_PORT = 49983;
 
 const ROOT_USER_HEADER = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };

@@ -9,9 +9,9 @@ import { AgentError } from '../errors.js';
  */
 export class EnvdHttp {
   constructor(
-    readonly nsPath: string,
-    readonly host: string,
-    readonly port: number,
+    private readonly nsPath: string,
+    private readonly host: string,
+    private readonly port: number,
   ) {}
 
   connect(): Socket {
