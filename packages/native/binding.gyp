@@ -35,6 +35,7 @@
         "csrc/guest/guest-addon.cc",
         "csrc/guest/inotify.cc",
         "csrc/guest/pty.cc",
+        "csrc/guest/spawn.cc",
         "csrc/guest/xattr.cc",
         "csrc/args.cc",
         "csrc/errors.cc"

@@ -28,6 +28,33 @@ export interface GuestBinding {
   cancelSignal(fd: number): void;
   /** clock_settime(CLOCK_REALTIME) to `epochUs` microseconds since 1970: root only, the guest's own clock. */
   setRealtimeClock(epochUs: number): void;
+  /**
+   * vfork + exec of `file` (searched in the child's PATH) with `args`, `env` (`KEY=value`), `cwd`, and
+   * uid/gid (-1: envd's). `stdio` are descriptors >= 3 that become 0-2; `session` gives it a session of
+   * its own, `controllingTty` makes its stdin terminal the session's. Throws with the errno's code (ENOENT,
+   * EACCES, ...) when the program could not start. The pidfd is for watchExit.
+   */
+  spawnChild(
+    file: string,
+    args: string[],
+    env: string[],
+    cwd: string,
+    uid: number,
+    gid: number,
+    stdio: [number, number, number],
+    session: boolean,
+    controllingTty: boolean,
+  ): { pid: number; pidfd: number };
+  /** A pipe, both ends close-on-exec: [read, write]. */
+  openPipe(): [number, number];
+  /**
+   * Calls back once the child behind `pidfd` exits, with its exit code or the number of the signal that
+   * ended it, having reaped it and closed the pidfd; `error` is the errno's name if waiting failed.
+   */
+  watchExit(
+    pidfd: number,
+    callback: (code: number | null, signal: number | null, error: string | null) => void,
+  ): void;
 }
 
 export interface DirEntryStats {
