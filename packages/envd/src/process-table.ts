@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, statSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import type { ProcessConfig } from '@amber/proto/process';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { EnvdContext } from './context.js';
 import { fsError } from './fs-errors.js';
+import { type GuestChild, spawnGuestChild } from './guest-child.js';
 import { resolveUserPath } from './paths.js';
 import type { GuestUser } from './users.js';
 
@@ -17,7 +17,7 @@ export interface ManagedProcess {
   pid: number;
   tag?: string;
   config: ProcessConfig;
-  child: ChildProcess;
+  child: GuestChild;
   /** The terminal's master side, for PTY processes. */
   pty?: { fd: number; stream: ReadStream };
   /** Every listener gets each event from the moment it subscribes (Start and Connect streams). */
@@ -32,9 +32,6 @@ export interface StartOptions {
   pty?: { cols: number; rows: number };
 }
 
-// util-linux's setsid, in every Debian: a new session with the terminal as its controlling tty (job
-// control, ^C, SIGWINCH), then exec — the pid Node sees stays the command's.
-const SETSID = '/usr/bin/setsid';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /**
  * How long a process's remaining output may take to drain after it exits. Background children (`cmd &`)
@@ -89,31 +86,20 @@ export class ProcessTable {
     const cwd = this.cwd(user, config);
     const env = this.environment(user, config, options.pty !== undefined);
     const ids = user.uid !== process.getuid?.() ? { uid: user.uid, gid: user.gid } : {};
-    let child: ChildProcess;
+    let child: GuestChild;
     let pty: ManagedProcess['pty'];
+    const native = this.ctx.native();
     if (options.pty) {
-      const { master, slave } = this.ctx.native().openPty(options.pty.cols, options.pty.rows);
+      // A terminal gets a session of its own with it as the controlling tty: job control, ^C, SIGWINCH.
+      const { master, slave } = native.openPty(options.pty.cols, options.pty.rows);
       try {
-        child = spawn(SETSID, ['-c', config.cmd, ...config.args], {
-          cwd,
-          env,
-          ...ids,
-          stdio: [slave, slave, slave],
-        });
-      } catch (err) {
-        closeSync(master);
-        throw err;
+        child = spawnGuestChild(native, config.cmd, config.args, { cwd, env, ...ids, terminal: slave });
       } finally {
         closeSync(slave);
       }
       pty = { fd: master, stream: new ReadStream(master) };
     } else {
-      child = spawn(config.cmd, config.args, {
-        cwd,
-        env,
-        ...ids,
-        stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      });
+      child = spawnGuestChild(native, config.cmd, config.args, { cwd, env, ...ids, stdin: options.stdin });
     }
     const listeners = new Set<(event: ProcessOutput) => void>();
     let ended = false;
