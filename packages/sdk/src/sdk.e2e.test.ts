@@ -113,6 +113,12 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
     assert.match((await sleeper.wait()).signal ?? '', /SIGKILL/);
   });
 
+  it('execStream of a program that does not exist fails with why, not an exit', async () => {
+    const missing = await sb.execStream(['no-such-program-here']);
+    const expected = { code: 'invalid_state', message: /cannot run no-such-program-here: .*ENOENT/ };
+    await assert.rejects(missing.wait(), expected);
+  });
+
   it('execStream runs a pty of the asked size, and resize changes it', async () => {
     const tty = await sb.execStream(['sh', '-c', 'stty size; tty; read x; stty size'], {
       pty: true,

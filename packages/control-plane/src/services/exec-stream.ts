@@ -208,6 +208,12 @@ export class ExecStreamService {
             send(socket, { type: 'stdout', data: Buffer.from(output.value).toString('base64') });
         } else if (event.case === 'end') {
           ended = true;
+          const { exited, status, error } = event.value;
+          // Never started (no such program, no such cwd): an error, as REST exec and the host agent say it,
+          // not an exit with a made-up signal.
+          if (!exited && error && !status.startsWith('signal: ')) {
+            throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${error}`);
+          }
           send(socket, {
             type: 'exit',
             exitCode: event.value.exitCode,
