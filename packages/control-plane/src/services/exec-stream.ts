@@ -1,3 +1,4 @@
+import { startFailure } from '@amber/host-agent';
 import { Signal } from '@amber/proto/process';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Static } from '@sinclair/typebox';
@@ -208,12 +209,9 @@ export class ExecStreamService {
             send(socket, { type: 'stdout', data: Buffer.from(output.value).toString('base64') });
         } else if (event.case === 'end') {
           ended = true;
-          const { exited, status, error } = event.value;
-          // Never started (no such program, no such cwd): an error, as REST exec and the host agent say it,
-          // not an exit with a made-up signal.
-          if (!exited && error && !status.startsWith('signal: ')) {
-            throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${error}`);
-          }
+          // An error, as REST exec and the host agent say it, not an exit with a made-up signal.
+          const notStarted = startFailure(event.value);
+          if (notStarted) throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${notStarted}`);
           send(socket, {
             type: 'exit',
             exitCode: event.value.exitCode,

@@ -6,6 +6,7 @@ import { AgentError } from '../errors.js';
 import type { EnvdConnection } from './control-channel.js';
 import { EnvdHttp, envdHttpError, readBody } from './envd-http.js';
 import { type GuestWatch, type HeldConnection, KeptConnection } from './kept-connection.js';
+import { startFailure } from './process-end.js';
 
 export const ENVD_PORT = 49983;
 
@@ -165,10 +166,10 @@ export class EnvdClient {
         if (out.case === 'stdout') yield { stdout: out.value };
         else if (out.case === 'stderr') yield { stderr: out.value };
       } else if (event.case === 'end') {
+        const notStarted = startFailure(event.value);
+        if (notStarted)
+          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${notStarted}`);
         const signal = event.value.status.startsWith('signal: ') ? event.value.status.slice(8) : '';
-        if (event.value.error && !event.value.exited && !signal) {
-          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${event.value.error}`);
-        }
         yield { exit: { exitCode: event.value.exitCode, signal } };
       }
     }

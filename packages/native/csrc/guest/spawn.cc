@@ -48,6 +48,13 @@ std::vector<std::string> Candidates(const std::string& file, const std::vector<s
   return out;
 }
 
+// A child that will never be handed to JS: waited for here, so it leaves no zombie.
+void Reap(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 struct ChildPlan {
   std::vector<std::string> candidates;
   char* const* argv;
@@ -152,9 +159,7 @@ Napi::Value SpawnChild(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (childErrno != 0) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    Reap(pid);
     ThrowErrno(env, "spawn " + file, childErrno);
     return env.Undefined();
   }
@@ -162,9 +167,7 @@ Napi::Value SpawnChild(const Napi::CallbackInfo& info) {
   if (pidfd < 0) {
     int err = errno;
     kill(pid, SIGKILL);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    Reap(pid);
     ThrowErrno(env, "pidfd_open", err);
     return env.Undefined();
   }
