@@ -75,8 +75,16 @@ describe('spawnGuestChild (vfork, pidfd)', () => {
     const child = spawnGuestChild(native, 'sleep', ['30'], { cwd: dir, env });
     const exited = once(child, 'exit');
     assert.equal(child.kill('SIGTERM'), true);
-    assert.deepEqual(await exited, [null, 'SIGTERM']);
+    assert.deepEqual(await exited, [null, 'SIGTERM', { code: null, signal: 15, coreDumped: false }]);
     assert.equal(child.kill('SIGKILL'), false);
+  });
+
+  test('a real-time signal, which has no name, is reported by its number', async () => {
+    const child = spawnGuestChild(native, 'sleep', ['30'], { cwd: dir, env });
+    const exited = once(child, 'exit');
+    const realtime = 36; // SIGRTMIN+2 for glibc, whose SIGRTMIN is 34
+    process.kill(child.pid ?? 0, realtime);
+    assert.deepEqual(await exited, [null, 'SIG36', { code: null, signal: realtime, coreDumped: false }]);
   });
 
   test('the child starts with default signal dispositions (Node ignores SIGPIPE)', async () => {

@@ -4,11 +4,14 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { GuestBinding } from '@amber/native/guest';
+import type { ProcessExit } from '@amber/proto/process-status';
 
 /**
  * A command started by the guest addon's vfork spawn, with the part of Node's ChildProcess that envd uses:
  * `pid`, the stdio streams, `kill`, and the 'exit', 'close' and 'error' events in Node's order. libuv
  * forks, which on an emulated CPU cost every command ~10 ms of copying and faulting envd's own memory.
+ * 'exit' and 'close' carry a third argument Node's do not: the `ProcessExit`, with the signal's number
+ * (a real-time signal has no name: "SIG34" in the second) and whether it dumped core.
  */
 export interface GuestChild extends EventEmitter {
   readonly pid: number | undefined;
@@ -29,8 +32,8 @@ export interface GuestSpawnOptions {
   terminal?: number;
 }
 
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
+const signalNames = new Map<number, string>(
+  Object.entries(constants.signals).map(([name, number]) => [number, name]),
 );
 
 class VforkChild extends EventEmitter implements GuestChild {
@@ -40,7 +43,7 @@ class VforkChild extends EventEmitter implements GuestChild {
   stderr: Readable | null = null;
   #exited = false;
   #openStreams = 0;
-  #exit: [number | null, NodeJS.Signals | null] = [null, null];
+  #exit: [number | null, string | null, ProcessExit] = [null, null, { code: null, signal: null }];
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     // Until the exit is reaped (on this thread) the pid cannot be another process's.
@@ -63,10 +66,11 @@ class VforkChild extends EventEmitter implements GuestChild {
     return stream;
   }
 
-  exited(code: number | null, signal: NodeJS.Signals | null): void {
+  exited(exit: ProcessExit): void {
     this.#exited = true;
-    this.#exit = [code, signal];
-    this.emit('exit', code, signal);
+    const name = exit.signal === null ? null : (signalNames.get(exit.signal) ?? `SIG${exit.signal}`);
+    this.#exit = [exit.code, name, exit];
+    this.emit('exit', ...this.#exit);
     this.#maybeClose();
   }
 
@@ -123,9 +127,9 @@ export function spawnGuestChild(
     child.stdout = child.track(new Socket({ fd: out, readable: true, writable: false }));
     child.stderr = child.track(new Socket({ fd: err, readable: true, writable: false }));
   }
-  native.watchExit(started.pidfd, (code, signal, error) => {
+  native.watchExit(started.pidfd, (code, signal, error, coreDumped) => {
     if (error) child.emit('error', new Error(`waiting for process ${started.pid}: ${error}`));
-    child.exited(code, signal === null ? null : (signalNames.get(signal) ?? 'SIGKILL'));
+    child.exited({ code, signal, coreDumped });
   });
   return child;
 }

@@ -110,7 +110,7 @@ describe('PTY processes', () => {
     );
     await proc.sendSignal({ process: sel, signal: 15 });
     await run.done;
-    assert.equal(run.state.end?.status, 'signal: SIGTERM');
+    assert.equal(run.state.end?.status, 'signal: terminated');
     await assert.rejects(
       proc
         .start({ process: { cmd: 'true', args: [], envs: {} }, pty: { size: { cols: 0, rows: 0 } } })
@@ -209,7 +209,7 @@ describe('process input, users, env and cwd', () => {
     );
     await proc.sendSignal({ process: sel, signal: 9 });
     await run.done;
-    assert.equal(run.state.end?.status, 'signal: SIGKILL');
+    assert.equal(run.state.end?.status, 'signal: killed');
     assert.equal((await fetch(`${envd.base}/health`)).status, 204);
   });
 });

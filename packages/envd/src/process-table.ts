@@ -1,6 +1,7 @@
 import { closeSync, statSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import type { ProcessConfig } from '@amber/proto/process';
+import { type ProcessExit, processStatus } from '@amber/proto/process-status';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { EnvdContext } from './context.js';
 import { fsError } from './fs-errors.js';
@@ -117,16 +118,16 @@ export class ProcessTable {
       ...(pty && { pty }),
       ...(options.tag && { tag: options.tag }),
     };
-    const end = (code: number | null, signal: NodeJS.Signals | null) => {
+    const end = (exit: ProcessExit) => {
       // Also called once a background child lets go of the pipes, when the pid may be another process's.
       if (this.byPid.get(managed.pid) === managed) this.byPid.delete(managed.pid);
-      const status = signal ? `signal: ${signal}` : `exit status ${code}`;
+      const status = processStatus(exit);
       // E2B's envd sends Go's exec error for any end but exit 0; the SDK makes it CommandExitError's message.
-      const failed = signal !== null || code !== 0 ? { error: status } : {};
+      const failed = exit.signal !== null || exit.code !== 0 ? { error: status } : {};
       emit(
-        signal
+        exit.signal !== null
           ? { kind: 'end', exitCode: -1, exited: false, status, ...failed }
-          : { kind: 'end', exitCode: code ?? -1, exited: true, status, ...failed },
+          : { kind: 'end', exitCode: exit.code ?? -1, exited: true, status, ...failed },
       );
     };
     child.stdout?.on('data', (data: Buffer) => emit({ kind: 'stdout', data }));
@@ -147,10 +148,10 @@ export class ProcessTable {
       stream.once('close', () => {
         drained = true;
       });
-      child.once('exit', (code, signal) => {
+      child.once('exit', (_code, _signal, exit: ProcessExit) => {
         const finish = () => {
           stream.destroy();
-          end(code, signal);
+          end(exit);
         };
         if (drained) finish();
         else {
@@ -165,7 +166,7 @@ export class ProcessTable {
     } else {
       // 'close' also waits for stdout and stderr to end. As in E2B's envd, the command ends with its process;
       // what a background child writes later is read and dropped, so it never meets a closed pipe.
-      child.once('exit', (code, signal) => {
+      child.once('exit', (_code, _signal, exit: ProcessExit) => {
         // What the process wrote before it exited may still be in the pipes: the end waits until they have
         // been quiet for a moment (an event loop slowed by emulation must not cut it short).
         let quiet = setTimeout(finish, OUTPUT_DRAIN_MS);
@@ -182,7 +183,7 @@ export class ProcessTable {
           clearTimeout(cap);
           child.stdout?.off('data', stillWriting);
           child.stderr?.off('data', stillWriting);
-          end(code, signal);
+          end(exit);
         }
       });
     }

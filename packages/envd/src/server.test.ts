@@ -103,7 +103,7 @@ describe('process.Process/Start', () => {
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       if (next.value.event?.event.case === 'end') end = next.value.event.event.value;
     }
-    assert.equal(end?.status, 'signal: SIGKILL');
+    assert.equal(end?.status, 'signal: killed');
   });
 });
 

@@ -49,11 +49,12 @@ export interface GuestBinding {
   openPipe(): [number, number];
   /**
    * Calls back once the child behind `pidfd` exits, with its exit code or the number of the signal that
-   * ended it, having reaped it and closed the pidfd; `error` is the errno's name if waiting failed.
+   * ended it (and whether that dumped core), having reaped it and closed the pidfd; `error` is the
+   * errno's name if waiting failed.
    */
   watchExit(
     pidfd: number,
-    callback: (code: number | null, signal: number | null, error: string | null) => void,
+    callback: (code: number | null, signal: number | null, error: string | null, coreDumped: boolean) => void,
   ): void;
 }
 

@@ -110,7 +110,16 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
   it('execStream sends a signal to the process', async () => {
     const sleeper = await sb.execStream(['sleep', '600']);
     sleeper.signal('SIGKILL');
-    assert.match((await sleeper.wait()).signal ?? '', /SIGKILL/);
+    assert.equal((await sleeper.wait()).signal, 'SIGKILL');
+  });
+
+  it('exec as another user reports a signal by name, and a program that does not exist as an error', async () => {
+    const killed = await sb.exec('kill -TERM $$', { user: 'root' });
+    assert.deepEqual([killed.exitCode, killed.signal], [-1, 'SIGTERM']);
+    await assert.rejects(sb.exec(['no-such-program-here'], { user: 'root' }), {
+      code: 'invalid_state',
+      message: /cannot run no-such-program-here: .*ENOENT/,
+    });
   });
 
   it('execStream of a program that does not exist fails with why, not an exit', async () => {

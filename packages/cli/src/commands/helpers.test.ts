@@ -29,6 +29,7 @@ describe('exec arguments', () => {
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'SIGKILL' }), 137);
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'SIGTERM' }), 143);
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'signal: SIGKILL' }), 137);
+    assert.equal(exitCodeOf({ exitCode: -1, signal: 'SIG36' }), 164);
   });
 });
 

@@ -140,7 +140,8 @@ test('commands: background, list, connect, sendStdin, kill', { timeout: 5 * MIN 
   assert.ok(attached.join('').includes('second'));
   await again.disconnect();
   assert.equal(await sbx.commands.kill(cat.pid), true);
-  await rejects(cat.wait(), CommandExitError);
+  const killed = (await rejects(cat.wait(), CommandExitError)) as CommandExitError;
+  assert.equal(killed.message, 'signal: killed', "Go's words, as E2B's envd says it");
   assert.equal(await sbx.commands.kill(cat.pid), false);
 });
 

@@ -1,4 +1,6 @@
+import { startFailure } from '@amber/host-agent';
 import { Signal } from '@amber/proto/process';
+import { signalOfStatus } from '@amber/proto/process-status';
 import { ApiError } from '../errors.js';
 import { envdClients } from '../tunnel/envd-clients.js';
 import { envdCall } from './agent-errors.js';
@@ -77,8 +79,11 @@ export async function runViaEnvd(
           (output.case === 'stdout' ? stdout : stderr).push(Buffer.from(output.value));
         }
       } else if (event?.case === 'end') {
+        // As the host agent's exec says it: an error, not an exit with a made-up signal.
+        const notStarted = startFailure(event.value);
+        if (notStarted) throw new ApiError('invalid_state', `cannot run ${run.argv[0]}: ${notStarted}`);
         exitCode = event.value.exitCode;
-        signal = event.value.exited ? null : event.value.status || 'killed';
+        signal = event.value.exited ? null : (signalOfStatus(event.value.status) ?? 'SIGKILL');
       }
     }
   }).finally(() => clearTimeout(timer));

@@ -1,5 +1,6 @@
 import { startFailure } from '@amber/host-agent';
 import { Signal } from '@amber/proto/process';
+import { signalOfStatus } from '@amber/proto/process-status';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
@@ -215,7 +216,7 @@ export class ExecStreamService {
           send(socket, {
             type: 'exit',
             exitCode: event.value.exitCode,
-            signal: event.value.exited ? null : event.value.status || 'killed',
+            signal: event.value.exited ? null : (signalOfStatus(event.value.status) ?? 'SIGKILL'),
           });
         }
       }

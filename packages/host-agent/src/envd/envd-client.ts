@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Process } from '@amber/proto/process';
+import { signalOfStatus } from '@amber/proto/process-status';
 import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { AgentError } from '../errors.js';
@@ -169,7 +170,7 @@ export class EnvdClient {
         const notStarted = startFailure(event.value);
         if (notStarted)
           throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${notStarted}`);
-        const signal = event.value.status.startsWith('signal: ') ? event.value.status.slice(8) : '';
+        const signal = signalOfStatus(event.value.status) ?? '';
         yield { exit: { exitCode: event.value.exitCode, signal } };
       }
     }

@@ -160,7 +160,7 @@ describe('envd in a real VM', { timeout: 900_000 }, () => {
       signal: 9 as Signal,
     });
     await sleeper.done;
-    assert.deepEqual(sleeper.state.end, { exitCode: -1, status: 'signal: SIGKILL' });
+    assert.deepEqual(sleeper.state.end, { exitCode: -1, status: 'signal: killed' });
   });
 
   test('a PTY running bash: echo, resize, and the same PTY after a pause/resume, then exit with its code', async () => {
@@ -367,7 +367,7 @@ describe('envd in a real VM', { timeout: 900_000 }, () => {
     );
     await proc.sendSignal({ process: readerSel, signal: 9 as Signal });
     await reattached.done;
-    assert.deepEqual(reattached.state.end, { exitCode: -1, status: 'signal: SIGKILL' });
+    assert.deepEqual(reattached.state.end, { exitCode: -1, status: 'signal: killed' });
     await assert.rejects(
       proc.connect({ process: readerSel })[Symbol.asyncIterator]().next(),
       rejectsWith(Code.NotFound),

@@ -224,13 +224,14 @@ void OnPidfdReadable(uv_poll_t* handle, int status, int /*events*/) {
   if (err == 0 && si.si_code == CLD_EXITED) code = Napi::Number::New(env, si.si_status);
   if (err == 0 && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)) signal = Napi::Number::New(env, si.si_status);
   Napi::Value error = err == 0 ? env.Null() : Napi::String::New(env, std::string(ErrnoName(err)));
+  Napi::Value coreDumped = Napi::Boolean::New(env, err == 0 && si.si_code == CLD_DUMPED);
   Napi::FunctionReference callback = std::move(watch->callback);
   uv_close(reinterpret_cast<uv_handle_t*>(handle), OnWatchClosed);
   Napi::AsyncContext context(env, "amberChildExit");
-  callback.MakeCallback(env.Global(), {code, signal, error}, context);
+  callback.MakeCallback(env.Global(), {code, signal, error, coreDumped}, context);
 }
 
-// watchExit(pidfd, (code, signal, error) => void): reaps the child once it exits; the pidfd is the
+// watchExit(pidfd, (code, signal, error, coreDumped) => void): reaps the child once it exits; the pidfd is the
 // watch's from here on, closed when it ends (or at once if it cannot start).
 // The watch keeps the loop alive, as libuv's own child handles do.
 Napi::Value WatchExit(const Napi::CallbackInfo& info) {
