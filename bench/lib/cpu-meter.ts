@@ -76,5 +76,18 @@ export function processCpuMs(pid: number, thread: (name: string) => boolean = ()
   return ns / 1e6;
 }
 
+/** CPU time of every live QEMU process's threads that `thread` accepts, in ms, by pid (see processCpuMs). */
+export function qemuCpuMs(thread: (name: string) => boolean): Map<number, number> {
+  const ms = new Map<number, number>();
+  for (const pid of qemuTicks().keys()) {
+    try {
+      ms.set(pid, processCpuMs(pid, thread));
+    } catch {
+      // exited since the listing
+    }
+  }
+  return ms;
+}
+
 /** QEMU's vCPU threads ("CPU 0/TCG", "ALL CPUs/TCG", "CPU 1/KVM"): the guest's own work. */
 export const isVcpuThread = (name: string): boolean => /\/(TCG|KVM)$/.test(name);
