@@ -1,6 +1,6 @@
 export { type AgentOptions, type RunningAgent, startAgent } from './agent.js';
 export { type AgentConfig, loadConfig } from './config.js';
-export { type ProcessEnd, startFailure } from './envd/process-end.js';
+export { type CommandEnd, commandEnd, type ProcessEnd } from './envd/process-end.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
 export { type CheckStatus, checkHost, type HostCheck } from './host-checks.js';
 export { KeyedMutex } from './keyed-mutex.js';

@@ -1,6 +1,5 @@
-import { startFailure } from '@amber/host-agent';
+import { commandEnd } from '@amber/host-agent';
 import { Signal } from '@amber/proto/process';
-import { signalOfStatus } from '@amber/proto/process-status';
 import { ApiError } from '../errors.js';
 import { envdClients } from '../tunnel/envd-clients.js';
 import { envdCall } from './agent-errors.js';
@@ -80,10 +79,10 @@ export async function runViaEnvd(
         }
       } else if (event?.case === 'end') {
         // As the host agent's exec says it: an error, not an exit with a made-up signal.
-        const notStarted = startFailure(event.value);
-        if (notStarted) throw new ApiError('invalid_state', `cannot run ${run.argv[0]}: ${notStarted}`);
-        exitCode = event.value.exitCode;
-        signal = event.value.exited ? null : (signalOfStatus(event.value.status) ?? 'SIGKILL');
+        const end = commandEnd(event.value);
+        if ('notStarted' in end)
+          throw new ApiError('invalid_state', `cannot run ${run.argv[0]}: ${end.notStarted}`);
+        ({ exitCode, signal } = end);
       }
     }
   }).finally(() => clearTimeout(timer));

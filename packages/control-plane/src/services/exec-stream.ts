@@ -1,6 +1,5 @@
-import { startFailure } from '@amber/host-agent';
+import { commandEnd } from '@amber/host-agent';
 import { Signal } from '@amber/proto/process';
-import { signalOfStatus } from '@amber/proto/process-status';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
@@ -211,13 +210,10 @@ export class ExecStreamService {
         } else if (event.case === 'end') {
           ended = true;
           // An error, as REST exec and the host agent say it, not an exit with a made-up signal.
-          const notStarted = startFailure(event.value);
-          if (notStarted) throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${notStarted}`);
-          send(socket, {
-            type: 'exit',
-            exitCode: event.value.exitCode,
-            signal: event.value.exited ? null : (signalOfStatus(event.value.status) ?? 'SIGKILL'),
-          });
+          const end = commandEnd(event.value);
+          if ('notStarted' in end)
+            throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${end.notStarted}`);
+          send(socket, { type: 'exit', exitCode: end.exitCode, signal: end.signal });
         }
       }
       if (socket.readyState === socket.OPEN) socket.close(1000, 'exited');

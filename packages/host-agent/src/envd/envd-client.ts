@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { Process } from '@amber/proto/process';
-import { signalOfStatus } from '@amber/proto/process-status';
 import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { AgentError } from '../errors.js';
 import type { EnvdConnection } from './control-channel.js';
 import { EnvdHttp, envdHttpError, readBody } from './envd-http.js';
 import { type GuestWatch, type HeldConnection, KeptConnection } from './kept-connection.js';
-import { startFailure } from './process-end.js';
+import { commandEnd } from './process-end.js';
 
 export const ENVD_PORT = 49983;
 
@@ -167,11 +166,10 @@ export class EnvdClient {
         if (out.case === 'stdout') yield { stdout: out.value };
         else if (out.case === 'stderr') yield { stderr: out.value };
       } else if (event.case === 'end') {
-        const notStarted = startFailure(event.value);
-        if (notStarted)
-          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${notStarted}`);
-        const signal = signalOfStatus(event.value.status) ?? '';
-        yield { exit: { exitCode: event.value.exitCode, signal } };
+        const end = commandEnd(event.value);
+        if ('notStarted' in end)
+          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${end.notStarted}`);
+        yield { exit: { exitCode: end.exitCode, signal: end.signal ?? '' } };
       }
     }
   }
