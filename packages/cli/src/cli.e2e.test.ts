@@ -99,6 +99,11 @@ describe('amber CLI against a real instance', { timeout: 25 * 60_000 }, () => {
     const missing = await amber(['exec', 'no-such-sandbox', '--', 'true']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /\[not_found\]/);
+    // As a shell says it: 127 for a program that is not there, 126 for one that cannot be run.
+    const notThere = await amber(['exec', id, '--', 'no-such-program-here']);
+    assert.equal(notThere.code, 127);
+    assert.match(notThere.stderr, /\[invalid_state\] cannot run no-such-program-here: .*ENOENT/);
+    assert.equal((await amber(['exec', id, '--', '/etc/hostname'])).code, 126);
   });
 
   it('shell gives an interactive terminal of the local size (under script(1) for a real pty)', async () => {

@@ -3,6 +3,7 @@ import { registerAgentCommands } from './commands/agent.js';
 import { registerCpCommand } from './commands/cp.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerExecCommand } from './commands/exec.js';
+import { exitCodeOfError } from './commands/exit-code.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerImagePruneCommand } from './commands/image-prune.js';
 import { registerKeyCommands } from './commands/keys.js';
@@ -53,6 +54,6 @@ export async function main(argv: string[]): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown }).code;
     process.stderr.write(`amber: ${typeof code === 'string' ? `[${code}] ` : ''}${message}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOfError(err);
   }
 }

@@ -24,15 +24,21 @@ export const STATUS: Record<ApiErrorCode, number> = {
   internal: 500,
 };
 
-/** The control plane's one error type: what a client sees as `{"error": {"code", "message"}}`. */
+/**
+ * The control plane's one error type: what a client sees as `{"error": {"code", "message"}}`, plus a
+ * `reason` where a client acts on more than the code (a command that is not there: a CLI exits 127).
+ */
 export class ApiError extends Error {
+  readonly reason: string | undefined;
+
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string | undefined },
   ) {
     super(message, options);
     this.name = 'ApiError';
+    this.reason = options?.reason;
   }
 
   get status(): number {
@@ -40,7 +46,8 @@ export class ApiError extends Error {
   }
 
   toJSON() {
-    return { error: { code: this.code, message: this.message } };
+    const reason = this.reason;
+    return { error: { code: this.code, message: this.message, ...(reason && { reason }) } };
   }
 }
 

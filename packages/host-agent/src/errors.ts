@@ -24,19 +24,26 @@ const toConnect: Record<AgentErrorCode, Code> = {
   internal: Code.Internal,
 };
 
+/** Where an error's `reason` travels over the RPC: a caller acts on it (a CLI exits 127 for a missing command). */
+export const REASON_HEADER = 'amber-reason';
+
 /** The host agent's one error type. */
 export class AgentError extends Error {
+  readonly reason: string | undefined;
+
   constructor(
     readonly code: AgentErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string | undefined },
   ) {
     super(message, options);
     this.name = 'AgentError';
+    this.reason = options?.reason;
   }
 
   toConnectError(): ConnectError {
-    return new ConnectError(this.message, toConnect[this.code], undefined, undefined, this);
+    const metadata = this.reason ? { [REASON_HEADER]: this.reason } : undefined;
+    return new ConnectError(this.message, toConnect[this.code], metadata, undefined, this);
   }
 }
 

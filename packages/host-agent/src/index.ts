@@ -1,7 +1,7 @@
 export { type AgentOptions, type RunningAgent, startAgent } from './agent.js';
 export { type AgentConfig, loadConfig } from './config.js';
 export { type CommandEnd, commandEnd, type ProcessEnd } from './envd/process-end.js';
-export { AgentError, type AgentErrorCode } from './errors.js';
+export { AgentError, type AgentErrorCode, REASON_HEADER } from './errors.js';
 export { type CheckStatus, checkHost, type HostCheck } from './host-checks.js';
 export { KeyedMutex } from './keyed-mutex.js';
 export {

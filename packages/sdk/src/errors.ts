@@ -30,16 +30,28 @@ const statusByCode: Record<string, number> = {
 
 export class AmberError extends Error {
   override readonly name = 'AmberError';
+  /** Why, where the server says more than the code: `command_not_found`, `command_not_executable`. */
+  readonly reason: string | undefined;
   constructor(
     /** Stable machine-readable code, e.g. `not_found`. */
     readonly code: string,
     /** The HTTP status, or 0 when no response arrived. */
     readonly status: number,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string | undefined },
   ) {
     super(message, options);
+    this.reason = options?.reason;
   }
+}
+
+/** The server's `{"error": {code, message, reason?}}` as an AmberError, if it is one. */
+export function errorFromBody(body: unknown, status?: number): AmberError | undefined {
+  const { code, message, reason } = (body as { error?: Record<string, unknown> } | null)?.error ?? {};
+  if (typeof code !== 'string' || typeof message !== 'string') return undefined;
+  return new AmberError(code, status ?? statusForCode(code), message, {
+    ...(typeof reason === 'string' && { reason }),
+  });
 }
 
 export function codeForStatus(status: number): string {
@@ -55,10 +67,8 @@ export function statusForCode(code: string): number {
 export async function errorFromResponse(res: Response): Promise<AmberError> {
   const text = await res.text().catch(() => '');
   try {
-    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    const { code, message } = body.error ?? {};
-    if (typeof code === 'string' && typeof message === 'string')
-      return new AmberError(code, res.status, message);
+    const error = errorFromBody(JSON.parse(text), res.status);
+    if (error) return error;
   } catch {
     // Not JSON (a proxy's page, an empty body): fall through to the status.
   }

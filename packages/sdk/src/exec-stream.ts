@@ -1,6 +1,6 @@
 // One process over the exec WebSocket: output as an async iterable, input, resize and signals in.
 import { fromBase64, toBase64 } from './base64.js';
-import { AmberError, statusForCode } from './errors.js';
+import { AmberError, errorFromBody } from './errors.js';
 import type { ExecExit } from './types.js';
 import { type WebSocketLike, WS_OPEN } from './web-socket.js';
 
@@ -15,7 +15,7 @@ interface ServerFrame {
   data?: string;
   exitCode?: number;
   signal?: string | null;
-  error?: { code?: string; message?: string };
+  error?: { code?: string; message?: string; reason?: string };
 }
 
 export class ExecStream implements AsyncIterable<ExecOutput> {
@@ -78,8 +78,9 @@ export class ExecStream implements AsyncIterable<ExecOutput> {
         if (!started) onStarted(this);
         this.notify();
       } else if (frame.type === 'error') {
-        const code = frame.error?.code ?? 'internal';
-        fail(new AmberError(code, statusForCode(code), frame.error?.message ?? 'exec stream failed'));
+        fail(
+          errorFromBody(frame) ?? new AmberError('internal', 0, 'the exec stream sent an error without one'),
+        );
       }
     };
     ws.onerror = () => {

@@ -116,15 +116,26 @@ describe('@amber/sdk against a real control plane', { timeout: 20 * 60_000 }, ()
   it('exec as another user reports a signal by name, and a program that does not exist as an error', async () => {
     const killed = await sb.exec('kill -TERM $$', { user: 'root' });
     assert.deepEqual([killed.exitCode, killed.signal], [-1, 'SIGTERM']);
+    // Without a user it runs through the host agent's Exec, which says why in the same words.
+    await assert.rejects(sb.exec(['no-such-program-here']), {
+      code: 'invalid_state',
+      reason: 'command_not_found',
+      message: /cannot run no-such-program-here: .*ENOENT/,
+    });
     await assert.rejects(sb.exec(['no-such-program-here'], { user: 'root' }), {
       code: 'invalid_state',
+      reason: 'command_not_found',
       message: /cannot run no-such-program-here: .*ENOENT/,
     });
   });
 
   it('execStream of a program that does not exist fails with why, not an exit', async () => {
     const missing = await sb.execStream(['no-such-program-here']);
-    const expected = { code: 'invalid_state', message: /cannot run no-such-program-here: .*ENOENT/ };
+    const expected = {
+      code: 'invalid_state',
+      reason: 'command_not_found',
+      message: /cannot run no-such-program-here: .*ENOENT/,
+    };
     await assert.rejects(missing.wait(), expected);
   });
 

@@ -12,3 +12,11 @@ export function exitCodeOf(exit: { exitCode: number; signal: string | null }): n
   }
   return exit.exitCode;
 }
+
+/** What a shell exits with for a command it could not run (127, 126); 1 for any other failure of amber's. */
+export function exitCodeOfError(err: unknown): number {
+  const reason = (err as { reason?: unknown } | null)?.reason;
+  if (reason === 'command_not_found') return 127;
+  if (reason === 'command_not_executable') return 126;
+  return 1;
+}

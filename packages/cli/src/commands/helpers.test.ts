@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseLocation } from './cp.js';
 import { commandArgs } from './exec.js';
-import { exitCodeOf } from './exit-code.js';
+import { exitCodeOf, exitCodeOfError } from './exit-code.js';
 import { collectPair, formatBytes, formatTable, relativeTime } from './output.js';
 
 describe('cp locations', () => {
@@ -30,6 +30,13 @@ describe('exec arguments', () => {
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'SIGTERM' }), 143);
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'signal: SIGKILL' }), 137);
     assert.equal(exitCodeOf({ exitCode: -1, signal: 'SIG36' }), 164);
+  });
+
+  it('exits 127 or 126 for a command that could not run, as a shell does, and 1 for other failures', () => {
+    assert.equal(exitCodeOfError({ code: 'invalid_state', reason: 'command_not_found' }), 127);
+    assert.equal(exitCodeOfError({ code: 'invalid_state', reason: 'command_not_executable' }), 126);
+    assert.equal(exitCodeOfError({ code: 'invalid_state' }), 1);
+    assert.equal(exitCodeOfError(new Error('x')), 1);
   });
 });
 

@@ -1,7 +1,17 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 
 export const ErrorBody = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      reason: Type.Optional(
+        Type.String({
+          description: 'Why, where a client acts on it: command_not_found, command_not_executable',
+        }),
+      ),
+    }),
+  },
   { description: 'Every error: a stable code and a human message' },
 );
 

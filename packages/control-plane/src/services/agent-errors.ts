@@ -1,3 +1,4 @@
+import { REASON_HEADER } from '@amber/host-agent';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { ApiError, type ApiErrorCode } from '../errors.js';
 
@@ -15,7 +16,10 @@ export function fromAgentError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof ConnectError) {
     const code = fromConnect[err.code] ?? 'internal';
-    return new ApiError(code, err.rawMessage, { cause: err });
+    return new ApiError(code, err.rawMessage, {
+      cause: err,
+      reason: err.metadata.get(REASON_HEADER) ?? undefined,
+    });
   }
   const errno = (err as NodeJS.ErrnoException)?.code;
   if (errno === 'ECONNREFUSED' || errno === 'ENOENT' || errno === 'EPIPE') {

@@ -81,7 +81,9 @@ export async function runViaEnvd(
         // As the host agent's exec says it: an error, not an exit with a made-up signal.
         const end = commandEnd(event.value);
         if ('notStarted' in end)
-          throw new ApiError('invalid_state', `cannot run ${run.argv[0]}: ${end.notStarted}`);
+          throw new ApiError('invalid_state', `cannot run ${run.argv[0]}: ${end.notStarted}`, {
+            reason: end.reason,
+          });
         ({ exitCode, signal } = end);
       }
     }

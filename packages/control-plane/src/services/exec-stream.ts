@@ -25,7 +25,7 @@ function fail(socket: WebSocket, err: unknown, log: Logger): void {
       ? new ApiError('invalid_argument', err.rawMessage)
       : fromAgentError(err);
   if (apiError.status >= 500) log.error({ err }, 'exec stream failed');
-  send(socket, { type: 'error', error: { code: apiError.code, message: apiError.message } });
+  send(socket, { type: 'error', error: apiError.toJSON().error });
   socket.close(apiError.status < 500 ? 1008 : 1011, apiError.code);
 }
 
@@ -212,7 +212,9 @@ export class ExecStreamService {
           // An error, as REST exec and the host agent say it, not an exit with a made-up signal.
           const end = commandEnd(event.value);
           if ('notStarted' in end)
-            throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${end.notStarted}`);
+            throw new ApiError('invalid_state', `cannot run ${argv[0]}: ${end.notStarted}`, {
+              reason: end.reason,
+            });
           send(socket, { type: 'exit', exitCode: end.exitCode, signal: end.signal });
         }
       }

@@ -168,7 +168,9 @@ export class EnvdClient {
       } else if (event.case === 'end') {
         const end = commandEnd(event.value);
         if ('notStarted' in end)
-          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${end.notStarted}`);
+          throw new AgentError('failed_precondition', `cannot run ${options.cmd}: ${end.notStarted}`, {
+            reason: end.reason,
+          });
         yield { exit: { exitCode: end.exitCode, signal: end.signal ?? '' } };
       }
     }
