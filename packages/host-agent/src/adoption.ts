@@ -11,7 +11,8 @@ import { Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
 import { EnvdClient } from './envd/envd-client.js';
 import { AgentError } from './errors.js';
-import { GUEST_NET, type NetworkSlot } from './network/network-slot.js';
+import { GUEST_NET } from './network/guest-net.js';
+import type { NetworkSlot } from './network/network-slot.js';
 import { goneController, type SandboxPaths, type SandboxRecord, type SandboxRuntime } from './sandbox.js';
 import { readCommitted } from './snapshot/layout.js';
 

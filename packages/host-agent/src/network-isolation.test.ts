@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, test } from 'node:test';
-import { GUEST_NET } from './network/network-slot.js';
+import { GUEST_NET } from './network/guest-net.js';
 import { execText, startTestAgent, type TestAgent } from './test-support/test-agent.js';
 
 let t: TestAgent;

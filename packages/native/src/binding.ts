@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { TcpConnectionState } from './tcp-repair.js';
+import type { TcpConnectionState } from './tcp-connection-state.js';
 
 /** An event from FaultServer's thread (see fault-server.ts for the typed view). */
 export interface RawServerEvent {

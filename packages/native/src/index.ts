@@ -53,12 +53,8 @@ export {
   uffdHelperPath,
 } from './shim.js';
 export { type SpawnedProcess, type SpawnOptions, spawnProcess } from './spawn-process.js';
-export {
-  restoreTcpConnection,
-  saveTcpConnection,
-  type TcpConnectionState,
-  type TcpEndpoint,
-} from './tcp-repair.js';
+export type { TcpConnectionState, TcpEndpoint } from './tcp-connection-state.js';
+export { restoreTcpConnection, saveTcpConnection } from './tcp-repair.js';
 export {
   type UffdApiResult,
   UffdCopyMode,

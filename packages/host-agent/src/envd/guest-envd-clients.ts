@@ -8,7 +8,7 @@ import { Filesystem } from '@amber/proto/filesystem';
 import { Process } from '@amber/proto/process';
 import { type Client, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { GUEST_NET } from '../network/network-slot.js';
+import { GUEST_NET } from '../network/guest-net.js';
 import type { TestAgent } from '../test-support/test-agent.js';
 import { ENVD_PORT } from './envd-client.js';
 

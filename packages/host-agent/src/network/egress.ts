@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { run, runScript, withInput } from '../commands.js';
 import { type EgressRules, rulesScript } from './egress-rules.js';
-import { GUEST_NET } from './network-slot.js';
+import { GUEST_NET } from './guest-net.js';
 
 /** Veth pairs are numbered in 100.64.0.0/10 (shared address space, never routed on the internet). */
 const EGRESS_NET = { first: 0x64400000, size: 1 << 22 };
