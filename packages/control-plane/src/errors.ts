@@ -46,8 +46,7 @@ export class ApiError extends Error {
   }
 
   toJSON() {
-    const reason = this.reason;
-    return { error: { code: this.code, message: this.message, ...(reason && { reason }) } };
+    return { error: { code: this.code, message: this.message, ...(this.reason && { reason: this.reason }) } };
   }
 }
 

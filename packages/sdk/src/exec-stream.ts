@@ -78,9 +78,8 @@ export class ExecStream implements AsyncIterable<ExecOutput> {
         if (!started) onStarted(this);
         this.notify();
       } else if (frame.type === 'error') {
-        fail(
-          errorFromBody(frame) ?? new AmberError('internal', 0, 'the exec stream sent an error without one'),
-        );
+        const unreadable = 'the exec stream sent an error frame without a code and a message';
+        fail(errorFromBody(frame) ?? new AmberError('internal', 0, unreadable));
       }
     };
     ws.onerror = () => {
