@@ -3,7 +3,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Pager } from '@amber/pager';
-import type { Vm } from '@amber/vmm';
+import { setIgnoreShared, type Vm } from '@amber/vmm';
 import type { Logger } from 'pino';
 import { removeVmCgroup, type VmCgroup } from './cgroups.js';
 import type { AgentConfig } from './config.js';
@@ -257,6 +257,8 @@ async function launchPooled(
         throw new Error(`pooled QEMU exited before its handoff (code ${exit.code})`);
       }),
     ]);
+    // What the restore's device-state load needs (guest RAM is the pager's), set now rather than on its path.
+    await setIgnoreShared(vm, true);
     return { name, vm, pager, slot, memoryFile, ...(cgroup && { cgroup }) };
   } catch (err) {
     await vm?.kill();

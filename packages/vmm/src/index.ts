@@ -7,4 +7,4 @@ export { QmpClient, type QmpCommands, type QmpEvent } from './qmp-client.js';
 export type { IdleOptions } from './vcpu-idle.js';
 export { type LaunchOptions, Vm, type VmExit } from './vm.js';
 export { MAX_VCPUS, qemuArgs, runPaths, type VmSpec, validateSpec } from './vm-spec.js';
-export { loadStateFile, type StateFileOptions, saveStateFile } from './vm-state.js';
+export { loadStateFile, type StateFileOptions, saveStateFile, setIgnoreShared } from './vm-state.js';

@@ -19,7 +19,11 @@ export interface QmpCommands {
     args: { capabilities: Array<{ capability: string; state: boolean }> };
     ret: Record<string, never>;
   };
-  'migrate-set-parameters': { args: Record<string, unknown>; ret: Record<string, never> };
+  'query-migrate-capabilities': {
+    args: Record<string, never>;
+    ret: Array<{ capability: string; state: boolean }>;
+  };
+  'query-migrate-parameters': { args: Record<string, never>; ret: Record<string, unknown> };
   migrate: { args: { uri: string }; ret: Record<string, never> };
   'migrate-incoming': { args: { uri: string }; ret: Record<string, never> };
   'query-migrate': {

@@ -10,25 +10,21 @@ export interface StateFileOptions {
   timeoutMs?: number;
 }
 
-// QEMU throttles migration to 128 MiB/s by default; a local file is not a network link.
-const UNLIMITED_BANDWIDTH = 1024 ** 4;
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
-async function setCapabilities(vm: Vm, ignoreShared: boolean): Promise<void> {
+/** What each VM's x-ignore-shared is set to (QEMU keeps it across migrations), so it is sent once. */
+const ignoringShared = new WeakMap<Vm, boolean>();
+
+/**
+ * Sets whether the VM's migrations leave shared guest RAM out. Idempotent; the state file functions call
+ * it, and a VM launched ahead of its restore (a pooled one) can call it early, off the restore's path.
+ */
+export async function setIgnoreShared(vm: Vm, ignoreShared: boolean): Promise<void> {
+  if (ignoringShared.get(vm) === ignoreShared) return;
   await vm.qmp.execute('migrate-set-capabilities', {
-    capabilities: [
-      { capability: 'x-ignore-shared', state: ignoreShared },
-      // MIGRATION events: the end of a migration is seen the moment it happens, not at the next poll.
-      { capability: 'events', state: true },
-    ],
+    capabilities: [{ capability: 'x-ignore-shared', state: ignoreShared }],
   });
-  await vm.qmp.execute('migrate-set-parameters', {
-    'max-bandwidth': UNLIMITED_BANDWIDTH,
-    // No announcements after a load: they tell switches a VM moved hosts, and a restored one is in a fresh
-    // namespace whose host side already knows its fixed MAC. Each round had the guest send gratuitous ARP
-    // and IPv6 multicast reports, ~600 translation blocks of a restored guest's kernel.
-    'announce-rounds': 0,
-  });
+  ignoringShared.set(vm, ignoreShared);
 }
 
 /** Runs `start` (a migrate command) and resolves when the migration has completed. */
@@ -51,7 +47,7 @@ async function migration(vm: Vm, start: () => Promise<unknown>, what: string, ti
 
 /** Writes the state of a stopped VM to `path`. The VM stays stopped; `cont` runs it on. */
 export async function saveStateFile(vm: Vm, path: string, options: StateFileOptions): Promise<void> {
-  await setCapabilities(vm, options.ignoreShared);
+  await setIgnoreShared(vm, options.ignoreShared);
   await migration(
     vm,
     () => vm.qmp.execute('migrate', { uri: `file:${path}` }),
@@ -62,7 +58,7 @@ export async function saveStateFile(vm: Vm, path: string, options: StateFileOpti
 
 /** Loads `path` into a VM started with `incoming`. The VM is left stopped; `cont` runs it. */
 export async function loadStateFile(vm: Vm, path: string, options: StateFileOptions): Promise<void> {
-  await setCapabilities(vm, options.ignoreShared);
+  await setIgnoreShared(vm, options.ignoreShared);
   await migration(
     vm,
     () => vm.qmp.execute('migrate-incoming', { uri: `file:${path}` }),
