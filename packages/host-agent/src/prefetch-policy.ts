@@ -1,2 +1,44 @@
-/** Which pages a restore installs before the guest faults on them (sandbox-snapshots.ts prefetchOption). */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadWorkingSet, type Pager, type PrefetchOption, saveWorkingSet } from '@amber/pager';
+import { WORKING_SET } from './snapshot/layout.js';
+
+/** Which pages a restore installs before the guest faults on them (prefetchOption). */
 export type PrefetchPolicy = 'none' | 'all' | 'working-set';
+
+/**
+ * 'working-set' fetches the pages the last run touched, before they fault, and nothing more: a background
+ * fetch of everything (`all`) took CPU from the emulated guest on a small host and made the next pause
+ * slower (every page of guest RAM to free). Without a recording (first resume, a template) it is 'none'.
+ */
+export async function prefetchOption(
+  policy: PrefetchPolicy,
+  workingSetPath: string,
+): Promise<PrefetchOption> {
+  if (policy !== 'working-set') return policy;
+  const recorded = await access(workingSetPath).then(
+    () => true,
+    () => false,
+  );
+  if (!recorded) return 'none';
+  // A damaged recording only costs speed.
+  const workingSet = await loadWorkingSet(workingSetPath).catch(() => undefined);
+  return workingSet ? { workingSet } : 'none';
+}
+
+/**
+ * Saves the pager's working set in `dir`. Only a hint for the next restore's prefetch: losing it costs
+ * speed, never data, so no error of it (thrown or rejected) reaches the caller, whose pause or spawn has
+ * already committed: one that escaped a pause left its sandbox 'pausing' for good.
+ */
+export async function recordWorkingSet(
+  pager: Pager,
+  dir: string,
+  failed: (err: unknown) => void,
+): Promise<void> {
+  try {
+    await saveWorkingSet(join(dir, WORKING_SET), pager.workingSet());
+  } catch (err) {
+    failed(err);
+  }
+}

@@ -10,6 +10,18 @@ import type { NetworkSlotPool } from './network/slot-pool.js';
 import type { Sandbox, SandboxPaths, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { VmPool } from './vm-pool.js';
 
+/** What a new sandbox's record is made from (SandboxHost.register). */
+export interface SandboxRegistration {
+  vcpus: number;
+  memoryMib: number;
+  ttlSeconds: number;
+  template: string;
+  metadata: Record<string, string>;
+  imageId: string;
+  allowInternet: boolean;
+  egressRules?: EgressRules;
+}
+
 /**
  * What the snapshot operations (sandbox-snapshots.ts) need from the owner of the sandboxes' state (the
  * manager), passed to them: data flows from the manager into its helpers, never back by import.
@@ -26,16 +38,7 @@ export interface SandboxHost {
   get(id: string): Sandbox;
   record(sandbox: Sandbox): SandboxRecord;
   requireRunning(sandbox: Sandbox): SandboxRuntime;
-  register(input: {
-    vcpus: number;
-    memoryMib: number;
-    ttlSeconds: number;
-    template: string;
-    metadata: Record<string, string>;
-    imageId: string;
-    allowInternet: boolean;
-    egressRules?: EgressRules;
-  }): Sandbox;
+  register(input: SandboxRegistration): Sandbox;
   reserveMemory(sandbox: Sandbox): void;
   attach(sandbox: Sandbox, runtime: SandboxRuntime): void;
   /** Gives the slot the sandbox will run in its way out (or none), before the guest runs. */

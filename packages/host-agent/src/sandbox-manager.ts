@@ -3,22 +3,23 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type Image, loadImage } from '@amber/image';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from './atomic-file.js';
 import { oomKills } from './cgroups.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { AgentConfig } from './config.js';
-import { type ExecEvent, fromEnvdError } from './envd/envd-client.js';
+import type { ExecEvent } from './envd/envd-client.js';
 import { AgentError, notFound } from './errors.js';
 import { pauseEveryRunning, type StopReport } from './graceful-stop.js';
+import { type ExecInput, execInGuest, readGuestFile, writeGuestFile } from './guest-io.js';
 import { newSandboxId } from './ids.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { MemoryBudget } from './memory-budget.js';
 import { type Egress, EgressHost } from './network/egress.js';
-import { type EgressRules, noRules } from './network/egress-rules.js';
+import { noRules } from './network/egress-rules.js';
 import { type NetworkSlot, namespacePrefix } from './network/network-slot.js';
 import { NetworkSlotPool } from './network/slot-pool.js';
 import type { PrefetchPolicy } from './prefetch-policy.js';
 import { qemuOverheadMib } from './qemu-overhead.js';
+import { RecordWriter } from './record-writer.js';
 import type { Recovered } from './recovery.js';
 import { bootSandbox, teardownRuntime } from './runtime.js';
 import {
@@ -28,27 +29,17 @@ import {
   type SandboxRuntime,
   sandboxPaths,
 } from './sandbox.js';
-import type { SandboxHost } from './sandbox-host.js';
+import type { SandboxHost, SandboxRegistration } from './sandbox-host.js';
 import { SandboxSnapshots } from './sandbox-snapshots.js';
 import { removeLiveDisks } from './snapshot/layout.js';
 import {
   type CreateInput,
   validateCreate,
   validateEgressRules,
-  validateGuestPath,
   validateSandboxId,
   validateTtl,
 } from './validate.js';
 import { VmPool } from './vm-pool.js';
-
-export interface ExecInput {
-  cmd: string;
-  args: string[];
-  envs: Record<string, string>;
-  cwd?: string;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
 
 /** Two: a fork or a burst of resumes takes several at once; each idle slot is only a namespace and a tap. */
 const NETWORK_SLOTS_AHEAD = 2;
@@ -58,7 +49,7 @@ export class SandboxManager implements SandboxHost {
   private readonly sandboxes = new Map<string, Sandbox>();
   /** One operation at a time per sandbox. */
   readonly locks = new KeyedMutex();
-  private readonly recordWrites = new Map<string, Promise<void>>();
+  private readonly records = new RecordWriter();
   readonly budget: MemoryBudget;
   readonly snapshots: SandboxSnapshots;
   /** Network namespaces made ahead, so a boot or restore does not wait for one. */
@@ -226,16 +217,7 @@ export class SandboxManager implements SandboxHost {
   }
 
   /** A new sandbox record in the starting state (nothing on disk yet). */
-  register(input: {
-    vcpus: number;
-    memoryMib: number;
-    ttlSeconds: number;
-    template: string;
-    metadata: Record<string, string>;
-    imageId: string;
-    allowInternet: boolean;
-    egressRules?: EgressRules;
-  }): Sandbox {
+  register(input: SandboxRegistration): Sandbox {
     const now = Date.now();
     const sandbox: Sandbox = {
       id: newSandboxId(),
@@ -260,7 +242,7 @@ export class SandboxManager implements SandboxHost {
   async forget(sandbox: Sandbox): Promise<void> {
     this.sandboxes.delete(sandbox.id);
     await this.release(sandbox);
-    await this.recordsWritten(sandbox.id);
+    await this.records.settled(sandbox.id);
     await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
   }
 
@@ -348,7 +330,7 @@ export class SandboxManager implements SandboxHost {
       if (!this.sandboxes.has(sandbox.id)) throw notFound('sandbox', id);
       sandbox.state = 'stopping';
       await this.release(sandbox);
-      await this.recordsWritten(sandbox.id);
+      await this.records.settled(sandbox.id);
       await rm(this.paths(sandbox.id).dir, { recursive: true, force: true });
       this.sandboxes.delete(sandbox.id);
       this.log.info({ sandbox: sandbox.id }, 'sandbox destroyed');
@@ -375,48 +357,15 @@ export class SandboxManager implements SandboxHost {
   }
 
   async *exec(id: string, input: ExecInput): AsyncGenerator<ExecEvent> {
-    const runtime = this.running(id);
-    if (!input.cmd) throw new AgentError('invalid_argument', 'cmd is required');
-    const timeout = input.timeoutMs ? AbortSignal.timeout(input.timeoutMs) : undefined;
-    let pid: number | undefined;
-    const killOnTimeout = () => {
-      if (pid !== undefined) {
-        void runtime.envd.process
-          .sendSignal({ process: { selector: { case: 'pid', value: pid } }, signal: 9 })
-          .catch(() => undefined);
-      }
-    };
-    timeout?.addEventListener('abort', killOnTimeout);
-    try {
-      // A command ends with its VM: a stream to a guest that died would otherwise wait forever.
-      const gone = runtime.gone.signal;
-      const signal = input.signal ? AbortSignal.any([input.signal, gone]) : gone;
-      const events = runtime.envd.exec({ ...input, signal });
-      for await (const event of events) {
-        if (event.pid !== undefined) pid = event.pid;
-        yield event;
-      }
-    } catch (err) {
-      throw fromEnvdError(err);
-    } finally {
-      timeout?.removeEventListener('abort', killOnTimeout);
-    }
+    yield* execInGuest(this.running(id), input);
   }
 
   writeFile(id: string, path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
-    const runtime = this.running(id);
-    return runtime.envd.writeFile(validateGuestPath(path), chunks).catch((err) => {
-      throw fromEnvdError(err);
-    });
+    return writeGuestFile(this.running(id), path, chunks);
   }
 
   async *readFile(id: string, path: string): AsyncGenerator<Uint8Array> {
-    const runtime = this.running(id);
-    try {
-      yield* runtime.envd.readFile(validateGuestPath(path));
-    } catch (err) {
-      throw fromEnvdError(err);
-    }
+    yield* readGuestFile(this.running(id), path);
   }
 
   private async reapExpired(): Promise<void> {
@@ -433,17 +382,7 @@ export class SandboxManager implements SandboxHost {
 
   /** Writes the sandbox's record durably; a sandbox's writes happen one after another, in call order. */
   persist(sandbox: Sandbox): Promise<void> {
-    const path = this.paths(sandbox.id).record;
-    // In order (each write's temp file has the same name); an earlier write's error is its caller's.
-    const write = (this.recordWrites.get(sandbox.id) ?? Promise.resolve())
-      .catch(() => undefined)
-      .then(() => writeFileAtomic(path, `${JSON.stringify(toRecord(sandbox), null, 2)}\n`));
-    this.recordWrites.set(sandbox.id, write);
-    const done = () => {
-      if (this.recordWrites.get(sandbox.id) === write) this.recordWrites.delete(sandbox.id);
-    };
-    write.then(done, done);
-    return write;
+    return this.records.write(this.paths(sandbox.id).record, toRecord(sandbox));
   }
 
   /** persist() without waiting, for a state a crash may lose; a failure is logged. */
@@ -451,11 +390,6 @@ export class SandboxManager implements SandboxHost {
     this.persist(sandbox).catch((err) =>
       this.log.error({ err, sandbox: sandbox.id }, 'cannot write the sandbox record'),
     );
-  }
-
-  /** Resolves once the sandbox's pending record writes are done (before its directory goes). */
-  private async recordsWritten(id: string): Promise<void> {
-    await this.recordWrites.get(id)?.catch(() => undefined);
   }
 }
 

@@ -1,14 +1,15 @@
 // Pause, resume, fork and templates: the sandbox lifecycle built on the snapshot directory (snapshot/).
-import { access, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadWorkingSet, mergeRanges, type Pager, type PrefetchOption, saveWorkingSet } from '@amber/pager';
+import { mergeRanges } from '@amber/pager';
 import type { Logger } from 'pino';
 import { saveHeldConnection } from './envd/resumed-connection.js';
 import { AgentError } from './errors.js';
 import { newSandboxId } from './ids.js';
 import type { EgressRules } from './network/egress-rules.js';
 import type { NetworkSlot } from './network/network-slot.js';
-import type { PrefetchPolicy } from './prefetch-policy.js';
+import { pauseFailed } from './pause-errors.js';
+import { type PrefetchPolicy, prefetchOption, recordWorkingSet } from './prefetch-policy.js';
 import { restoreSandbox } from './runtime.js';
 import type { Sandbox, SandboxRecord, SandboxRuntime } from './sandbox.js';
 import type { SandboxHost } from './sandbox-host.js';
@@ -374,61 +375,8 @@ export class SandboxSnapshots {
 }
 
 /**
- * Saves the pager's working set in `dir`. Only a hint for the next restore's prefetch: losing it costs
- * speed, never data, so no error of it (thrown or rejected) reaches the caller, whose pause or spawn has
- * already committed: one that escaped a pause left its sandbox 'pausing' for good.
- */
-async function recordWorkingSet(pager: Pager, dir: string, failed: (err: unknown) => void): Promise<void> {
-  try {
-    await saveWorkingSet(join(dir, WORKING_SET), pager.workingSet());
-  } catch (err) {
-    failed(err);
-  }
-}
-
-/** The error of a failed pause; a full disk says so, with where, rather than as a raw errno. */
-function pauseFailed(err: unknown, dir: string): AgentError {
-  const message = (err as Error).message;
-  if (isNoSpace(err)) {
-    return new AgentError(
-      'resource_exhausted',
-      `pause failed, the sandbox keeps running and its last snapshot is intact: no space left on the device of ${dir} (${message})`,
-      { cause: err },
-    );
-  }
-  return new AgentError('internal', `pause failed, the sandbox keeps running: ${message}`, { cause: err });
-}
-
-/** ENOSPC anywhere in the cause chain, or in the text of an error relayed by QEMU or qemu-img. */
-export function isNoSpace(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined; e; ) {
-    if (e.code === 'ENOSPC' || (typeof e.message === 'string' && /No space left on device/i.test(e.message)))
-      return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
-
-/**
  * Before a capture the guest gets up to 60 ms to go quiet for 20 ms. Measured on TCG, 3 paired runs of 11
  * template spawns: medians 214/195/216 ms against 218/214/226 without it; a 4 ms window did not help
  * (the kernel's timers and RCU callbacks come later). Costs a pause ~20-25 ms.
  */
 const SETTLE = { quietMs: 20, maxMs: 60 };
-
-/**
- * 'working-set' fetches the pages the last run touched, before they fault, and nothing more: a background
- * fetch of everything (`all`) took CPU from the emulated guest on a small host and made the next pause
- * slower (every page of guest RAM to free). Without a recording (first resume, a template) it is 'none'.
- */
-async function prefetchOption(policy: PrefetchPolicy, workingSetPath: string): Promise<PrefetchOption> {
-  if (policy !== 'working-set') return policy;
-  const recorded = await access(workingSetPath).then(
-    () => true,
-    () => false,
-  );
-  if (!recorded) return 'none';
-  // A damaged recording only costs speed.
-  const workingSet = await loadWorkingSet(workingSetPath).catch(() => undefined);
-  return workingSet ? { workingSet } : 'none';
-}

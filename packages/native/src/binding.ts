@@ -30,11 +30,16 @@ export interface RawFaultServerOptions {
   present?: Float64Array | undefined;
 }
 
-export interface RawFaultServerStats {
+/** What FaultServer's thread has done so far (the same view in JS as in the addon). */
+export interface FaultServerStats {
+  /** Missing-page faults answered. */
   faults: number;
+  /** Pages installed for faults (N per fault when batching). */
   pages: number;
+  /** Bytes installed (faults and prefetch). */
   bytes: number;
   zeroPages: number;
+  /** UFFDIO_COPY found the page already present. */
   eexist: number;
   eagain: number;
   alreadyPresent: number;
@@ -46,13 +51,14 @@ export interface RawFaultServerStats {
   failedInstalls: number;
   events: number;
   totalPages: number;
+  /** Fault service latency: bucket i counts [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
   latencyUs: number[];
 }
 
 export interface RawFaultServer {
   start(): void;
   stop(): Promise<void>;
-  stats(): RawFaultServerStats;
+  stats(): FaultServerStats;
   takeDirty(pagemapFd?: number): Float64Array;
   workingSet(): Float64Array;
   setPrefetch(policy: 'none' | 'all' | 'order', order?: Float64Array, thenAll?: boolean): void;

@@ -1,7 +1,7 @@
 // Typed view of the native fault server: one C++ thread per guest that answers userfaultfd page
 // faults from a block table (see csrc/fault-server.cc). The thread never touches JS; events arrive
 // here through a thread-safe function, stats are read on demand.
-import { binding, type RawFaultServer } from './binding.js';
+import { binding, type FaultServerStats, type RawFaultServer } from './binding.js';
 
 /** One row of the block table: guest bytes [offset, offset + length) come from `file` at `storage`. */
 export interface BlockTableEntry {
@@ -63,30 +63,6 @@ export type FaultServerEvent =
   | { type: 'remove' | 'unmap'; guestOffset: number; start: number; end: number }
   | { type: 'remap'; start: number; end: number; to: number }
   | { type: 'fork' | 'stray-fault' | 'uffd-error' | 'gone'; code?: string; message?: string };
-
-export interface FaultServerStats {
-  /** Missing-page faults answered. */
-  faults: number;
-  /** Pages installed for faults (N per fault when batching). */
-  pages: number;
-  /** Bytes installed (faults and prefetch). */
-  bytes: number;
-  zeroPages: number;
-  /** UFFDIO_COPY found the page already present. */
-  eexist: number;
-  eagain: number;
-  alreadyPresent: number;
-  prefetchedPages: number;
-  populatedPages: number;
-  removedPages: number;
-  wpFaults: number;
-  storageErrors: number;
-  failedInstalls: number;
-  events: number;
-  totalPages: number;
-  /** Fault service latency: bucket i counts [2^i, 2^(i+1)) µs (bucket 0 includes < 1 µs). */
-  latencyUs: number[];
-}
 
 export class FaultServer {
   readonly #raw: RawFaultServer;

@@ -1,10 +1,9 @@
-export type { NativeBinding } from './binding.js';
+export type { FaultServerStats, NativeBinding } from './binding.js';
 export {
   type BlockTableEntry,
   FaultServer,
   type FaultServerEvent,
   type FaultServerOptions,
-  type FaultServerStats,
   type PrefetchPlan,
   type ServedRegion,
   type WpMode,
