@@ -1,9 +1,10 @@
 // Real QEMUs: what a saved device state needs of the VM that loads it. Its machine type is read back by
 // its versioned name, and a VM of another type cannot load it; a state saved with an HPET is told apart
 // from one saved without, and loads only into a VM that has one (the HPET is off by default: vm-spec.ts).
+// The migration settings come from QEMU's command line, and x-ignore-shared goes over QMP once per VM.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,10 +29,10 @@ before(async () => {
 after(async () => {
   for (const vm of vms) await vm.kill().catch(() => undefined);
   await rm(work, { recursive: true, force: true });
-  for (const hpet of [true, false]) await rm(memoryFile(hpet), { force: true });
+  for (const name of [true, false, 'settings'] as const) await rm(memoryFile(name), { force: true });
 });
 
-function memoryFile(hpet: boolean): string {
+function memoryFile(hpet: boolean | 'settings'): string {
   return `/dev/shm/amber-vmm-device-state-test-${process.pid}-${hpet}`;
 }
 
@@ -111,4 +112,37 @@ test('an HPET in a saved device state is found, and that state loads only into a
   await loadStateFile(matching, withHpet, { ignoreShared: true });
   await matching.resume();
   assert.equal(await matching.status(), 'running');
+});
+
+test('migration settings are on the command line; x-ignore-shared is sent once and leaves guest RAM out', async () => {
+  const vm = await launch({ ...spec('settings', false), memoryFile: memoryFile('settings') });
+  const parameters = await vm.qmp.execute('query-migrate-parameters', {});
+  assert.equal(parameters['max-bandwidth'], 1024 ** 4, 'no 128 MiB/s throttle on a file');
+  assert.equal(parameters['announce-rounds'], 0, 'a restored guest announces nothing');
+  const capability = async (name: string) =>
+    (await vm.qmp.execute('query-migrate-capabilities', {})).find((c) => c.capability === name)?.state;
+  assert.equal(await capability('events'), true, 'MIGRATION events, not polling');
+  assert.equal(await capability('x-ignore-shared'), false);
+
+  const execute = vm.qmp.execute.bind(vm.qmp);
+  const sent: string[] = [];
+  vm.qmp.execute = ((command, args, timeoutMs) => {
+    sent.push(command);
+    return execute(command, args, timeoutMs);
+  }) as typeof vm.qmp.execute;
+  for (const round of [1, 2]) {
+    await vm.pause();
+    const path = join(work, `settings-${round}.state`);
+    await saveStateFile(vm, path, { ignoreShared: true });
+    // With the guest's RAM (the kernel and initramfs are in it) the stream is ~30 MB; device state alone ~1.
+    const { size } = await stat(path);
+    assert.ok(size < 4 * 1024 * 1024, `round ${round}: ${size} bytes`);
+    await vm.resume();
+  }
+  assert.equal(await capability('x-ignore-shared'), true);
+  assert.deepEqual(
+    sent.filter((c) => c.startsWith('migrate-set')),
+    ['migrate-set-capabilities'],
+    'one capability command for two saves, no parameters',
+  );
 });
