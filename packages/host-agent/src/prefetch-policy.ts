@@ -11,11 +11,9 @@ export type PrefetchPolicy = 'none' | 'all' | 'working-set';
  * fetch of everything (`all`) took CPU from the emulated guest on a small host and made the next pause
  * slower (every page of guest RAM to free). Without a recording (first resume, a template) it is 'none'.
  */
-export async function prefetchOption(
-  policy: PrefetchPolicy,
-  workingSetPath: string,
-): Promise<PrefetchOption> {
+export async function prefetchOption(policy: PrefetchPolicy, dir: string): Promise<PrefetchOption> {
   if (policy !== 'working-set') return policy;
+  const workingSetPath = join(dir, WORKING_SET);
   const recorded = await access(workingSetPath).then(
     () => true,
     () => false,

@@ -20,7 +20,6 @@ import {
   linkWorkingSet,
   removeLiveDisks,
   requireCommitted,
-  WORKING_SET,
 } from './snapshot/layout.js';
 import { type TemplateRecord, TemplateStore, validateTemplateName } from './templates.js';
 
@@ -188,7 +187,7 @@ export class SandboxSnapshots {
         image: await this.manager.imageFor(sandbox.imageId),
         paths,
         snapshot,
-        prefetch: await prefetchOption(policy, join(paths.snapshot, WORKING_SET)),
+        prefetch: await prefetchOption(policy, paths.snapshot),
         network: (slot: NetworkSlot) => this.manager.openEgress(sandbox, slot),
       };
       const runtime = await this.manager.restores.run(() =>

@@ -32,8 +32,8 @@ after(async () => {
   for (const name of [true, false, 'settings'] as const) await rm(memoryFile(name), { force: true });
 });
 
-function memoryFile(hpet: boolean | 'settings'): string {
-  return `/dev/shm/amber-vmm-device-state-test-${process.pid}-${hpet}`;
+function memoryFile(name: boolean | 'settings'): string {
+  return `/dev/shm/amber-vmm-device-state-test-${process.pid}-${name}`;
 }
 
 let states: Promise<{ withHpet: string; without: string }> | undefined;
