@@ -54,6 +54,20 @@ export async function saveStateFile(vm: Vm, path: string, options: StateFileOpti
     `saving the VM state to ${path}`,
     options.timeoutMs ?? 60_000,
   );
+  await migrationFinalized(vm);
+}
+
+/**
+ * QEMU sends the COMPLETED event from its migration thread and leaves the 'finish-migrate' run state a
+ * moment later, on its main loop; a `cont` in between fails ("Migration is not finalized yet").
+ */
+async function migrationFinalized(vm: Vm, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await vm.status()) === 'finish-migrate') {
+    if (Date.now() > deadline)
+      throw new VmmError('migration_failed', `the migration did not finalize in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /** Loads `path` into a VM started with `incoming`. The VM is left stopped; `cont` runs it. */
