@@ -150,6 +150,27 @@ test('after "detach" the shim lets go and the process lives on', async (t) => {
   assert.equal((await helper.exit()).code, 0);
 });
 
+test('a shimmed process keeps its freed heap: malloc_trim gives nothing back', async (t) => {
+  const f = fixture(t);
+  const listenFd = listenUnix(f.socketPath);
+  f.fds.push(listenFd);
+  const helper = new UffdHelperProcess(
+    f.memPath,
+    4 * PAGE_SIZE,
+    shimEnv({ memPath: f.memPath, socketPath: f.socketPath }),
+  );
+  f.helpers.push(helper);
+  const conn = await acceptWithFds(listenFd, { timeoutMs: 5000 });
+  f.fds.push(conn.fd, ...conn.fds);
+  writeSync(conn.fd, 'ok\n');
+  await helper.ready();
+  const mib = 32;
+  const { before, after } = await helper.freeHeapThenTrim(mib);
+  assert.ok(before >= mib * 1024, `only ${before} KiB resident with ${mib} MiB of freed heap`);
+  assert.ok(before - after < (mib / 4) * 1024, `malloc_trim gave back ${before - after} KiB`);
+  assert.equal((await helper.exit()).code, 0);
+});
+
 test('a handoff with nobody listening retries until its timeout, then fails with a clear message', async (t) => {
   const f = fixture(t);
   const started = Date.now();
@@ -193,5 +214,8 @@ test('without the environment variables the shim does nothing', async (t) => {
   assert.equal(hugePagesAllowed(helper.child.pid), true);
   const hashes = await helper.hashRange(0, 1);
   assert.equal(hashes[0]?.[1], pageHash(Buffer.alloc(PAGE_SIZE)));
+  const mib = 32;
+  const { before, after } = await helper.freeHeapThenTrim(mib);
+  assert.ok(before - after >= (mib / 2) * 1024, `malloc_trim gave back ${before - after} KiB of ${mib} MiB`);
   assert.equal((await helper.exit()).code, 0);
 });

@@ -16,6 +16,7 @@
 /* node-gyp passes -D_FILE_OFFSET_BITS=64, which renames mmap to mmap64 in the headers; we define both. */
 #undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -331,4 +332,16 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
   return shim_mmap(addr, len, prot, flags, fd, offset);
+}
+
+/* QEMU's RCU thread calls malloc_trim after every batch of callbacks, and a restore runs many: each call
+ * madvised every free run of the heap away (~115 calls per template spawn, each a TLB shootdown across
+ * QEMU's threads on this host), and QEMU's next allocations faulted the same pages back in. A lazily
+ * restored QEMU serves one sandbox, whose later work (a pause, a capture) needs that memory again, so it
+ * keeps it. A trim deferred to a quiet moment was tried and gained nothing: a pooled QEMU's quiet moment
+ * after its launch is its restore. */
+int malloc_trim(size_t pad) {
+  if (memory_path() != NULL) return 0;
+  int (*trim)(size_t) = (int (*)(size_t))dlsym(RTLD_NEXT, "malloc_trim");
+  return trim != NULL ? trim(pad) : 0;
 }

@@ -10,6 +10,8 @@
  *   remove <page> <count>    madvise(MADV_REMOVE): "ok" or "err <errno>"
  *   touch seq|rand <count> <stride-pages> <seed> [threads]
  *                            read one byte per page (threads split the order): "ns <elapsed>"
+ *   trim <mib>               frees <mib> MiB of heap (kept off the heap's top), calls malloc_trim(0):
+ *                            "rss <KiB before> <KiB after>" (VmRSS around the call)
  *   floor <pages> <threads> <spin-us>   baseline: fault <pages> of a fresh memfd served by a trivial
  *                            in-process handler thread (no storage, no bookkeeping): "ns <elapsed>"
  *   exit
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -142,6 +145,36 @@ static uint64_t floor_run(uint64_t pages, unsigned threads, uint64_t spin_us) {
   return ns;
 }
 
+static unsigned long rss_kib(void) {
+  unsigned long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  return resident * (PAGE / 1024);
+}
+
+/* Heap memory only malloc_trim gives back: 64 KiB chunks (under the mmap threshold), touched, then freed
+ * below a chunk still in use, so the heap's top cannot shrink on its own. */
+static void free_heap_then_trim(unsigned long long mib) {
+  size_t chunk = 64 << 10, count = (size_t)(mib << 20) / chunk;
+  char **chunks = calloc(count, sizeof *chunks);
+  for (size_t i = 0; i < count; i++) {
+    chunks[i] = malloc(chunk);
+    memset(chunks[i], 1, chunk);
+    __asm__ volatile("" : : "r"(chunks[i]) : "memory"); /* the writes are observed: not optimised away */
+  }
+  /* Never freed: it keeps the freed run off the top. As large as the others, so it comes from the top. */
+  void *guard = malloc(chunk);
+  __asm__ volatile("" : : "r"(guard) : "memory");
+  for (size_t i = 0; i < count; i++) free(chunks[i]);
+  free(chunks);
+  unsigned long before = rss_kib();
+  malloc_trim(0);
+  printf("rss %lu %lu\n", before, rss_kib());
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: uffd-helper <file> <size-bytes>\n");
@@ -218,6 +251,10 @@ int main(int argc, char **argv) {
       uint64_t ns = touch_pages(mem, order, count, (unsigned)threads);
       free(order);
       printf("ns %llu\n", (unsigned long long)ns);
+    } else if (strcmp(cmd, "trim") == 0) {
+      unsigned long long mib = 0;
+      sscanf(rest, "%llu", &mib);
+      free_heap_then_trim(mib);
     } else if (strcmp(cmd, "floor") == 0) {
       unsigned long long count = 0, threads = 1, spin = 0;
       sscanf(rest, "%llu %llu %llu", &count, &threads, &spin);

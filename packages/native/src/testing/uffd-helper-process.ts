@@ -144,6 +144,14 @@ export class UffdHelperProcess {
     return Number(m[1]);
   }
 
+  /** Frees `mib` MiB of heap only malloc_trim can give back, then calls it: RSS (KiB) around the call. */
+  async freeHeapThenTrim(mib: number): Promise<{ before: number; after: number }> {
+    const reply = await this.#command(`trim ${mib}`, () => this.#nextLine());
+    const m = /^rss (\d+) (\d+)$/.exec(reply);
+    if (!m) throw new Error(`trim: ${reply}`);
+    return { before: Number(m[1]), after: Number(m[2]) };
+  }
+
   /**
    * The machine's floor: `pages` faults of a fresh memfd served by a trivial handler thread inside the
    * helper (UFFDIO_COPY of a constant page, nothing else); returns ns taken.
