@@ -33,7 +33,18 @@ function fixture(t: { after: (fn: () => void) => void }) {
     rmSync(dir, { recursive: true, force: true });
     rmSync(memPath, { force: true });
   });
-  return { dir, memPath, socketPath: join(dir, 'pager.sock'), fds, helpers };
+  const socketPath = join(dir, 'pager.sock');
+  /** A helper through the shim with 4 pages of RAM, and its handoff connection, not answered yet. */
+  const shimmed = async () => {
+    const listenFd = listenUnix(socketPath);
+    fds.push(listenFd);
+    const helper = new UffdHelperProcess(memPath, 4 * PAGE_SIZE, shimEnv({ memPath, socketPath }));
+    helpers.push(helper);
+    const conn = await acceptWithFds(listenFd, { timeoutMs: 5000 });
+    fds.push(conn.fd, ...conn.fds);
+    return { helper, conn, listenFd };
+  };
+  return { dir, memPath, socketPath, fds, helpers, shimmed };
 }
 
 /** The kernel's THP_enabled for a process: 0 once PR_SET_THP_DISABLE is set. */
@@ -120,16 +131,7 @@ test('the shim hands its RAM mapping over and JS can serve, track and release it
 
 test('after "detach" the shim lets go and the process lives on', async (t) => {
   const f = fixture(t);
-  const listenFd = listenUnix(f.socketPath);
-  f.fds.push(listenFd);
-  const helper = new UffdHelperProcess(
-    f.memPath,
-    4 * PAGE_SIZE,
-    shimEnv({ memPath: f.memPath, socketPath: f.socketPath }),
-  );
-  f.helpers.push(helper);
-  const conn = await acceptWithFds(listenFd, { timeoutMs: 5000 });
-  f.fds.push(conn.fd);
+  const { helper, conn, listenFd } = await f.shimmed();
   writeSync(conn.fd, 'ok\n');
   await helper.ready();
   writeSync(conn.fd, 'detach\n');
@@ -152,16 +154,7 @@ test('after "detach" the shim lets go and the process lives on', async (t) => {
 
 test('a shimmed process keeps its freed heap: malloc_trim gives nothing back', async (t) => {
   const f = fixture(t);
-  const listenFd = listenUnix(f.socketPath);
-  f.fds.push(listenFd);
-  const helper = new UffdHelperProcess(
-    f.memPath,
-    4 * PAGE_SIZE,
-    shimEnv({ memPath: f.memPath, socketPath: f.socketPath }),
-  );
-  f.helpers.push(helper);
-  const conn = await acceptWithFds(listenFd, { timeoutMs: 5000 });
-  f.fds.push(conn.fd, ...conn.fds);
+  const { helper, conn } = await f.shimmed();
   writeSync(conn.fd, 'ok\n');
   await helper.ready();
   const mib = 32;
@@ -189,16 +182,7 @@ test('a handoff with nobody listening retries until its timeout, then fails with
 
 test("a refused handoff ends the process with the pager's reason", async (t) => {
   const f = fixture(t);
-  const listenFd = listenUnix(f.socketPath);
-  f.fds.push(listenFd);
-  const helper = new UffdHelperProcess(
-    f.memPath,
-    4 * PAGE_SIZE,
-    shimEnv({ memPath: f.memPath, socketPath: f.socketPath }),
-  );
-  f.helpers.push(helper);
-  const conn = await acceptWithFds(listenFd, { timeoutMs: 5000 });
-  f.fds.push(conn.fd, ...conn.fds);
+  const { helper, conn } = await f.shimmed();
   writeSync(conn.fd, 'error BAD_LAYOUT: no\n');
   const exit = await helper.exited;
   assert.equal(exit.code, SHIM_EXIT_HANDOFF_FAILED);
