@@ -75,7 +75,7 @@ void FaultServer::PrefetchStep() {
       continue;
     }
     uint64_t limit = std::min(p + prefetchChunk_, r.pages);
-    uint64_t e = std::min(r.populated.FindNext(p, true), limit);
+    uint64_t e = r.populated.FindNext(p, true, limit);
     Outcome out = ServeWindow(cursorRegion_, p, e, &storageErr);
     if (out == Outcome::kDone) {
       stats_.prefetchedPages.fetch_add(e - p, std::memory_order_relaxed);

@@ -296,7 +296,7 @@ FaultServer::Outcome FaultServer::ServeWindow(size_t ri, uint64_t ws, uint64_t w
     return Outcome::kStorageError;
   }
   // A removed range reads as zero, never as the snapshot's old content.
-  for (uint64_t p = r.removed.FindNext(ws, true); p < we; p = r.removed.FindNext(p + 1, true)) {
+  for (uint64_t p = r.removed.FindNext(ws, true, we); p < we; p = r.removed.FindNext(p + 1, true, we)) {
     std::memset(buf_ + (p - ws) * pageSize_, 0, pageSize_);
     zeroBytes += pageSize_;
   }
@@ -314,7 +314,8 @@ FaultServer::Outcome FaultServer::Install(Region& r, uint64_t ws, uint64_t we, b
   installHitExisting_ = false;
   // Marked before the copy wakes anyone (see ServeFault); undone below if the copy fails.
   std::vector<uint64_t> wasRemoved;
-  for (uint64_t p = r.removed.FindNext(ws, true); p < we; p = r.removed.FindNext(p + 1, true)) wasRemoved.push_back(p);
+  for (uint64_t p = r.removed.FindNext(ws, true, we); p < we; p = r.removed.FindNext(p + 1, true, we))
+    wasRemoved.push_back(p);
   MarkPopulated(r, ws, we);
   stats_.bytes.fetch_add(total, std::memory_order_relaxed);
   while (done < total) {

@@ -40,19 +40,21 @@ class PageBitmap {
     return removed;
   }
 
-  // First index >= from whose bit equals `value`, or size() if none.
-  uint64_t FindNext(uint64_t from, bool value) const {
-    while (from < pages_) {
+  // First index in [from, limit) whose bit equals `value`, or limit (at most size()) if none. Callers that
+  // look inside a window pass its end: an unbounded search runs to the end of a region of many GiB.
+  uint64_t FindNext(uint64_t from, bool value, uint64_t limit = UINT64_MAX) const {
+    const uint64_t end = limit < pages_ ? limit : pages_;
+    while (from < end) {
       uint64_t w = words_[from >> 6];
       if (!value) w = ~w;
       w &= ~uint64_t{0} << (from & 63);
       if (w != 0) {
         uint64_t i = (from & ~uint64_t{63}) + static_cast<uint64_t>(__builtin_ctzll(w));
-        return i < pages_ ? i : pages_;
+        return i < end ? i : end;
       }
       from = (from & ~uint64_t{63}) + 64;
     }
-    return pages_;
+    return end;
   }
 
  private:

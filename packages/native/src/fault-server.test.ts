@@ -167,6 +167,24 @@ test('records the working set in first-touch order and replays it as a prefetch 
   assert.equal(second.server.stats().faults, 0);
 });
 
+test('a scattered prefetch order is served whole, window by window', async (t) => {
+  // Windows of 4 pages: 41 shares 40's window, 2 is already served (with 3) when its turn comes.
+  const order = [50, 3, 41, 40, 12, 33, 2, 60, 21].map((page) => page * PAGE_SIZE);
+  const { helper, server, events, expected } = await served(t, {
+    pagesPerFault: 4,
+    prefetch: { policy: 'order', offsets: order },
+  });
+  await until(() => events.some((e) => e.type === 'prefetch-done'), 'prefetch-done');
+  // 7 distinct windows of 4 pages; the order's pages and their windows are there, nothing else.
+  assert.equal(server.stats().prefetchedPages, 28);
+  assert.equal(server.stats().populatedPages, 28);
+  for (const page of [48, 51, 0, 3, 40, 43, 12, 15, 32, 35, 60, 63, 20, 23]) {
+    const [[, hash] = [0, 0]] = await helper.hashRange(page, 1);
+    assert.equal(hash, pageHash(expected(page)), `page ${page}`);
+  }
+  assert.equal(server.stats().faults, 0);
+});
+
 test('synchronous write-protect fallback reports exactly the written pages', async (t) => {
   const { helper, server, expected } = await served(t, { trackDirty: true, wpAsync: false, wp: 'sync' });
   await assertAllPages(helper, expected);
