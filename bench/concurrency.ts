@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig, qemuOverheadMib } from '@amber/host-agent';
 import { startBenchAgent } from './lib/agent.js';
-import { type CpuUse, isVcpuThread, processCpuMs, qemuCpuMs, startCpuMeter } from './lib/cpu-meter.js';
+import {
+  type CpuUse,
+  cpuSinceMs,
+  isVcpuThread,
+  processCpuMs,
+  qemuCpuMs,
+  startCpuMeter,
+  threadCpuMs,
+} from './lib/cpu-meter.js';
 import { median, progress, report } from './lib/report.js';
 
 const COUNT = Number(process.env.AMBER_BENCH_SPAWNS ?? 20);
@@ -151,9 +159,9 @@ try {
   const pids = idle.map((id) => agent.manager.get(id).qemuPid ?? 0);
   // Settled first (a spawn's guest runs its first timers in the seconds after ready), then 5 s of idling.
   await new Promise((r) => setTimeout(r, 5000));
-  const cpuBefore = pids.map((pid) => processCpuMs(pid));
+  const cpuBefore = pids.map((pid) => threadCpuMs(pid));
   await new Promise((r) => setTimeout(r, IDLE_CPU_MS));
-  const idleCpu = pids.map((pid, i) => ((processCpuMs(pid) - (cpuBefore[i] ?? 0)) * 1000) / IDLE_CPU_MS);
+  const idleCpu = pids.map((pid, i) => (cpuSinceMs(pid, cpuBefore[i] ?? new Map()) * 1000) / IDLE_CPU_MS);
   const rss = pids.map(rssMib);
   const perSandbox = MEMORY_MIB + qemuOverheadMib(agent.config);
   progress(`idle RSS per sandbox (MiB): ${rss.map((r) => r.toFixed(0)).join(', ')}`);

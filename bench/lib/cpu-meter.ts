@@ -68,12 +68,32 @@ export function startCpuMeter(): () => CpuUse {
  * (schedstat: ns, not the 10 ms ticks of stat).
  */
 export function processCpuMs(pid: number, thread: (name: string) => boolean = () => true): number {
-  let ns = 0;
+  let ms = 0;
+  for (const threadMs of threadCpuMs(pid, thread).values()) ms += threadMs;
+  return ms;
+}
+
+/** CPU time of each live thread of `pid` that `thread` accepts, in ms, by thread id. */
+export function threadCpuMs(
+  pid: number,
+  thread: (name: string) => boolean = () => true,
+): Map<string, number> {
+  const ms = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     if (!thread(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim())) continue;
-    ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    ms.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
   }
-  return ns / 1e6;
+  return ms;
+}
+
+/**
+ * What `pid`'s threads ran since `before` (from threadCpuMs). Per thread: a sum over the live threads went
+ * negative when one of QEMU's idle worker threads exited between the two readings and took its time along.
+ */
+export function cpuSinceMs(pid: number, before: Map<string, number>): number {
+  let ms = 0;
+  for (const [tid, now] of threadCpuMs(pid)) ms += now - (before.get(tid) ?? 0);
+  return ms;
 }
 
 /** CPU time of every live QEMU process's threads that `thread` accepts, in ms, by pid (see processCpuMs). */
