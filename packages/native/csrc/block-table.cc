@@ -26,6 +26,19 @@ int PreadAll(int fd, uint8_t* buf, uint64_t len, uint64_t offset) {
 
 }  // namespace
 
+const uint8_t* BlockTable::Mapped(uint64_t g0, uint64_t len) const {
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), g0,
+                             [](uint64_t v, const TableEntry& e) { return v < e.offset; });
+  if (it == entries_.begin()) return nullptr;
+  --it;
+  if (it->file < 0 || g0 + len > it->offset + it->length) return nullptr;
+  auto file = static_cast<size_t>(it->file);
+  if (file >= maps_.size() || maps_[file].base == nullptr) return nullptr;
+  uint64_t at = it->storage + (g0 - it->offset);
+  if (at + len > maps_[file].size) return nullptr;
+  return maps_[file].base + at;
+}
+
 int BlockTable::Fill(uint64_t g0, uint64_t len, uint8_t* buf, bool* allZero, uint64_t* zeroBytes) const {
   *allZero = true;
   *zeroBytes = 0;

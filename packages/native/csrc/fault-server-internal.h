@@ -11,6 +11,7 @@ namespace amber {
 
 constexpr size_t kFaultBatch = 64;            // uffd messages per read()
 constexpr int64_t kMaxBackoffUs = 1000000;   // storage retry backoff cap
+constexpr int64_t kStormGapSpins = 4;        // an event this many spin windows after the last is in its burst
 
 inline int64_t NowUs() {
   struct timespec ts;

@@ -117,7 +117,8 @@ class FaultServer {
   void HandleBatch(const void* msgs, size_t count, int64_t t0);
   void ServeFault(uint64_t address, uint64_t flags, int64_t t0);
   Outcome ServeWindow(size_t ri, uint64_t ws, uint64_t we, int* storageErr);
-  Outcome Install(Region& r, uint64_t ws, uint64_t we, bool zero);
+  // Copies from `src` (the window's bytes: buf_, or a data file's mapping), or zero-fills.
+  Outcome Install(Region& r, uint64_t ws, uint64_t we, bool zero, const uint8_t* src);
   void MarkPopulated(Region& r, uint64_t a, uint64_t b);
   void Unmark(Region& r, uint64_t a, uint64_t b, const std::vector<uint64_t>& wasRemoved);
   void OnRemove(uint64_t start, uint64_t end, bool unmap);
@@ -134,6 +135,7 @@ class FaultServer {
   int controlFd_ = -1;
   BlockTable table_;
   std::vector<int> ownedFds_;
+  std::vector<FileMap> maps_;  // of ownedFds_, unmapped with the server
   std::vector<Region> regions_;
   uint64_t pageSize_ = 4096;
   uint32_t pagesPerFault_ = 1;
