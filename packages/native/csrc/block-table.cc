@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 namespace amber {
 
@@ -26,12 +27,15 @@ int PreadAll(int fd, uint8_t* buf, uint64_t len, uint64_t offset) {
 
 }  // namespace
 
-const uint8_t* BlockTable::Mapped(uint64_t g0, uint64_t len) const {
+std::vector<TableEntry>::const_iterator BlockTable::EntryAt(uint64_t g0) const {
   auto it = std::upper_bound(entries_.begin(), entries_.end(), g0,
                              [](uint64_t v, const TableEntry& e) { return v < e.offset; });
-  if (it == entries_.begin()) return nullptr;
-  --it;
-  if (it->file < 0 || g0 + len > it->offset + it->length) return nullptr;
+  return it == entries_.begin() ? it : std::prev(it);
+}
+
+const uint8_t* BlockTable::Mapped(uint64_t g0, uint64_t len) const {
+  auto it = EntryAt(g0);
+  if (it == entries_.end() || g0 < it->offset || it->file < 0 || g0 + len > it->offset + it->length) return nullptr;
   auto file = static_cast<size_t>(it->file);
   if (file >= maps_.size() || maps_[file].base == nullptr) return nullptr;
   uint64_t at = it->storage + (g0 - it->offset);
@@ -42,9 +46,7 @@ const uint8_t* BlockTable::Mapped(uint64_t g0, uint64_t len) const {
 int BlockTable::Fill(uint64_t g0, uint64_t len, uint8_t* buf, bool* allZero, uint64_t* zeroBytes) const {
   *allZero = true;
   *zeroBytes = 0;
-  auto it = std::upper_bound(entries_.begin(), entries_.end(), g0,
-                             [](uint64_t v, const TableEntry& e) { return v < e.offset; });
-  if (it != entries_.begin()) --it;
+  auto it = EntryAt(g0);
   uint64_t g = g0;
   const uint64_t end = g0 + len;
   while (g < end) {

@@ -42,6 +42,9 @@ class BlockTable {
   }
 
  private:
+  // The last entry starting at or before g0 (the first entry if none does; end() if there are none).
+  std::vector<TableEntry>::const_iterator EntryAt(uint64_t g0) const;
+
   std::vector<TableEntry> entries_;
   std::vector<int> fds_;
   std::vector<FileMap> maps_;  // by file index, like fds_; empty: nothing mapped
