@@ -92,7 +92,10 @@ try {
   if (!sandbox) throw new Error('no sandbox');
   await client.createSnapshot({ sandboxId: sandbox.id, name: 'bench' });
   await client.destroySandbox({ sandboxId: sandbox.id });
-  await destroyAll([await spawn()]); // the first spawn learns the template's working set
+  // The first spawn learns the template's working set: its way to ready and 2 s after (prefetch-policy.ts).
+  const learner = await spawn();
+  await new Promise((r) => setTimeout(r, 3000));
+  await destroyAll([learner]);
 
   const guest: Array<{ toReady: number; afterReady: number; qemuThreads: number }> = [];
   for (let i = 0; i < GUEST_SAMPLES; i++) guest.push(await guestVcpuMs());
@@ -157,8 +160,10 @@ try {
   const idle = idleCandidates.slice(0, IDLE_SAMPLE);
   await destroyAll(idleCandidates.slice(IDLE_SAMPLE));
   const pids = idle.map((id) => agent.manager.get(id).qemuPid ?? 0);
-  // Settled first (a spawn's guest runs its first timers in the seconds after ready), then 5 s of idling.
-  await new Promise((r) => setTimeout(r, 5000));
+  // Settled first, then 5 s of idling: a spawned guest runs its first timers in the seconds after ready,
+  // and something first between 5 and 10 s after it (~1 ms/s of QEMU then, ~0.2 after 10 s), which a
+  // window starting 5 s after the spawns caught or missed from run to run.
+  await new Promise((r) => setTimeout(r, 11_000));
   const cpuBefore = pids.map((pid) => threadCpuMs(pid));
   await new Promise((r) => setTimeout(r, IDLE_CPU_MS));
   const idleCpu = pids.map((pid, i) => (cpuSinceMs(pid, cpuBefore[i] ?? new Map()) * 1000) / IDLE_CPU_MS);

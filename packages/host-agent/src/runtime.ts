@@ -109,6 +109,8 @@ async function connectEnvd(vm: Vm, slot: NetworkSlot, timeoutMs: number): Promis
 export interface RestoreRequest extends BootRequest {
   snapshot: CommittedSnapshot;
   prefetch: PrefetchOption;
+  /** Single-page faults until the caller ends them (`pager.endExactFaults()`): its recording is exact. */
+  exactFaults: boolean;
 }
 
 /**
@@ -201,7 +203,12 @@ async function usePooled(pooled: PooledVm, req: RestoreRequest, disk: string, ph
     createOverlay(disk, req.snapshot.diskPath, 'qcow2').then(() =>
       pooled.vm.attachDisk({ path: disk, format: 'qcow2' }),
     ),
-    pooled.pager.serve({ snapshotDir: req.snapshot.dir, prefetch: req.prefetch, recordWorkingSet: true }),
+    pooled.pager.serve({
+      snapshotDir: req.snapshot.dir,
+      prefetch: req.prefetch,
+      recordWorkingSet: true,
+      exactFaults: req.exactFaults,
+    }),
     rename(pooled.memoryFile, req.paths.memory),
   ]);
   phases.mark('attach');
@@ -232,6 +239,7 @@ async function launchForRestore(
         trackDirty: true,
         prefetch: req.prefetch,
         recordWorkingSet: true,
+        exactFaults: req.exactFaults,
       }),
     ),
   ]);

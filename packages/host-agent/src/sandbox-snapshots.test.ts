@@ -235,7 +235,16 @@ describe('templates and forks', () => {
     );
     assert.ok(Number(snapshot?.memoryBytes) > 8 * MIB, 'memory: at least the keeper');
     const spawned = [];
+    const templateSet = join(t.home, 'templates', 'web', 'working-set.bin');
     for (let i = 0; i < 3; i++) {
+      if (i === 1) {
+        // The first spawn records the template's working set at ready, then again once it has settled.
+        const atReady = statSync(templateSet).ino;
+        const deadline = Date.now() + 20_000;
+        while (statSync(templateSet).ino === atReady && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 100));
+        assert.notEqual(statSync(templateSet).ino, atReady, 'the recording goes on after ready');
+      }
       const { sandbox: s } = await t.client.createSandbox({ spec: { template: 'web' } });
       assert.ok(s);
       assert.equal(s.memoryMib, 384);
@@ -262,7 +271,6 @@ describe('templates and forks', () => {
     }
     // The first spawn taught the template its working set; later spawns start with a link to it, and a
     // spawned sandbox's own recording (at its pause) replaces its link instead of writing through it.
-    const templateSet = join(t.home, 'templates', 'web', 'working-set.bin');
     const setOf = (id: string) => join(t.home, 'sandboxes', id, 'snapshot', 'working-set.bin');
     const learnt = readFileSync(templateSet);
     assert.ok(learnt.length > 0, 'the template learnt a working set');

@@ -51,10 +51,13 @@ void FaultServer::PrefetchStep() {
         if (r.unmapped || g < r.spec.offset || g >= r.spec.offset + r.spec.size) continue;
         uint64_t page = (g - r.spec.offset) / pageSize_;
         if (r.populated.Get(page)) break;
-        uint64_t ws = page - page % pagesPerFault_, we = std::min(ws + pagesPerFault_, r.pages);
+        // Exactly the recorded pages; a run of consecutive ones (a fault's window) in one copy.
         uint64_t s = page, e = page + 1;
-        while (s > ws && !r.populated.Get(s - 1)) s--;
-        while (e < we && !r.populated.Get(e)) e++;
+        while (e < r.pages && e - s < prefetchChunk_ && orderPos_ < order_.size() &&
+               order_[orderPos_] == r.spec.offset + e * pageSize_ && !r.populated.Get(e)) {
+          e++;
+          orderPos_++;
+        }
         Outcome out = ServeWindow(ri, s, e, &storageErr);
         if (out == Outcome::kDone) stats_.prefetchedPages.fetch_add(e - s, std::memory_order_relaxed);
         if (out == Outcome::kGone) prefetchGone_ = true;

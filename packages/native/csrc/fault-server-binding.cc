@@ -71,6 +71,7 @@ bool ReadConfig(Napi::Env env, const Napi::Object& o, ServerConfig* c) {
   std::string wp = o.Has("wp") ? o.Get("wp").ToString().Utf8Value() : "none";
   c->wp = wp == "async" ? WpMode::kAsync : wp == "sync" ? WpMode::kSync : WpMode::kNone;
   c->recordWorkingSet = o.Has("recordWorkingSet") && o.Get("recordWorkingSet").ToBoolean().Value();
+  c->exactFaults = o.Has("exactFaults") && o.Get("exactFaults").ToBoolean().Value();
   Napi::Value rv = o.Get("regions");
   if (!rv.IsArray() || rv.As<Napi::Array>().Length() == 0) {
     Napi::TypeError::New(env, "regions must be a non-empty array").ThrowAsJavaScriptException();
@@ -165,11 +166,12 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
                            InstanceMethod("takeDirty", &FaultServerWrap::TakeDirty),
                            InstanceMethod("workingSet", &FaultServerWrap::WorkingSet),
                            InstanceMethod("setPrefetch", &FaultServerWrap::SetPrefetch),
+                           InstanceMethod("endExactFaults", &FaultServerWrap::EndExactFaults),
                        });
   }
 
   // new FaultServer({ uffd, regions, table, fds, pageSize?, pagesPerFault?, prefetchChunkPages?, wp?,
-  //   prefetch?, order?, thenAll?, recordWorkingSet?, present? }, onEvent)
+  //   prefetch?, order?, thenAll?, recordWorkingSet?, exactFaults?, present? }, onEvent)
   explicit FaultServerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FaultServerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
@@ -308,6 +310,11 @@ class FaultServerWrap : public Napi::ObjectWrap<FaultServerWrap> {
     Napi::Float64Array out = Napi::Float64Array::New(info.Env(), ws.size());
     for (size_t i = 0; i < ws.size(); i++) out[i] = static_cast<double>(ws[i]);
     return out;
+  }
+
+  Napi::Value EndExactFaults(const Napi::CallbackInfo& info) {
+    server_->EndExactFaults();
+    return info.Env().Undefined();
   }
 
   // setPrefetch(policy, order?: Float64Array, thenAll?: boolean)

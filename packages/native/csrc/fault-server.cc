@@ -41,6 +41,7 @@ FaultServer* FaultServer::Create(const ServerConfig& c, EventSink sink, int* err
   s->prefetchChunk_ = std::max<uint32_t>(1, c.prefetchChunkPages);
   s->wp_ = c.wp;
   s->recordWorkingSet_ = c.recordWorkingSet;
+  s->exactFaults_.store(c.exactFaults, std::memory_order_relaxed);
   s->spinUs_ = c.spinUs;
   s->prefetch_ = c.prefetch;
   s->order_ = c.order;
@@ -258,7 +259,7 @@ void FaultServer::ServeFault(uint64_t address, uint64_t flags, int64_t t0) {
   }
   // An aligned window of pagesPerFault pages around the fault, shrunk to the run of missing pages that
   // contains it, so one UFFDIO_COPY never trips over a page that is already there.
-  const uint64_t w = pagesPerFault_;
+  const uint64_t w = exactFaults_.load(std::memory_order_relaxed) ? 1 : pagesPerFault_;
   uint64_t ws = page - page % w;
   uint64_t we = std::min(ws + w, r.pages);
   uint64_t s = page;
@@ -270,8 +271,9 @@ void FaultServer::ServeFault(uint64_t address, uint64_t flags, int64_t t0) {
   stats_.faults.fetch_add(1, std::memory_order_relaxed);
   stats_.pages.fetch_add(e - s, std::memory_order_relaxed);
   if (recordWorkingSet_) {
+    // Every page installed, not only the faulting one: a replay installs exactly these (PrefetchStep).
     std::lock_guard<std::mutex> lock(wsMu_);
-    workingSet_.push_back(r.spec.offset + page * pageSize_);
+    for (uint64_t p = s; p < e; p++) workingSet_.push_back(r.spec.offset + p * pageSize_);
   }
   Outcome out = ServeWindow(static_cast<size_t>(ri), s, e, &storageErr);
   if (out != Outcome::kDone) {

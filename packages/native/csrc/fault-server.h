@@ -36,6 +36,9 @@ struct ServerConfig {
   std::vector<uint64_t> order;  // guest offsets, for kOrder
   bool thenAll = false;         // after kOrder's list, continue with kAll
   bool recordWorkingSet = false;
+  // Faults install only their own page until EndExactFaults, so a recording holds exactly the pages the
+  // guest touched (a window also installs neighbours it may never read).
+  bool exactFaults = false;
   // Guest byte ranges [start, end) already installed by an earlier pager of the same VM (adoption after an
   // agent restart). They count as populated, and as written: what that pager saw written is unknown.
   std::vector<std::pair<uint64_t, uint64_t>> present;
@@ -93,6 +96,7 @@ class FaultServer {
   std::vector<std::pair<uint64_t, uint64_t>> TakeDirty(int pagemapFd, int* err);
   std::vector<uint64_t> WorkingSet();
   void SetPrefetch(PrefetchPolicy policy, std::vector<uint64_t> order, bool thenAll);
+  void EndExactFaults() { exactFaults_.store(false, std::memory_order_relaxed); }
 
  private:
   struct Region {
@@ -142,6 +146,7 @@ class FaultServer {
   uint32_t prefetchChunk_ = 64;
   WpMode wp_ = WpMode::kNone;
   bool recordWorkingSet_ = false;
+  std::atomic<bool> exactFaults_{false};
   int64_t spinUs_ = 0;
   uint64_t totalPages_ = 0;
   uint8_t* buf_ = nullptr;

@@ -26,6 +26,8 @@ export interface RawFaultServerOptions {
   order?: Float64Array;
   thenAll?: boolean;
   recordWorkingSet?: boolean;
+  /** Faults install only their own page (the recording is what the guest touched) until endExactFaults. */
+  exactFaults?: boolean;
   spinUs?: number;
   present?: Float64Array | undefined;
 }
@@ -62,6 +64,7 @@ export interface RawFaultServer {
   takeDirty(pagemapFd?: number): Float64Array;
   workingSet(): Float64Array;
   setPrefetch(policy: 'none' | 'all' | 'order', order?: Float64Array, thenAll?: boolean): void;
+  endExactFaults(): void;
 }
 
 export interface RawReceived {

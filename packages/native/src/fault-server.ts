@@ -42,8 +42,11 @@ export interface FaultServerOptions {
   prefetchChunkPages?: number;
   /** async: install pages write-protected for WP_ASYNC + PAGEMAP_SCAN; sync: also serve WP faults. */
   wp?: WpMode;
+  /** 'order': exactly the listed pages; consecutive ones go in one copy. */
   prefetch?: PrefetchPlan;
   recordWorkingSet?: boolean;
+  /** Faults install only their own page until endExactFaults(), whatever pagesPerFault says. */
+  exactFaults?: boolean;
   /**
    * Guest byte ranges [start, end) an earlier server of the same VM already installed (adoption after an
    * agent restart): served as present, and reported written by the next takeDirty.
@@ -86,6 +89,7 @@ export class FaultServer {
         order: prefetch.policy === 'order' ? Float64Array.from(prefetch.offsets) : undefined,
         thenAll: prefetch.policy === 'order' ? (prefetch.thenAll ?? false) : false,
         recordWorkingSet: options.recordWorkingSet ?? false,
+        exactFaults: options.exactFaults ?? false,
         spinUs: options.spinUs ?? 50,
         present: options.present ? Float64Array.from(options.present.flat()) : undefined,
       },
@@ -120,9 +124,13 @@ export class FaultServer {
     return out;
   }
 
-  /** Guest offsets of faulted pages in first-touch order (when recordWorkingSet was set). */
+  /** Guest offsets of the pages faults installed, in first-touch order (when recordWorkingSet was set). */
   workingSet(): number[] {
     return Array.from(this.#raw.workingSet());
+  }
+
+  endExactFaults(): void {
+    this.#raw.endExactFaults();
   }
 
   setPrefetch(plan: PrefetchPlan): void {

@@ -140,6 +140,62 @@ test('a recorded working set replays as a prefetch order', async (t) => {
   );
 });
 
+test('exact faults record only the touched pages, windows all they install; a replay fetches exactly those', async (t) => {
+  const paths = testPaths(t);
+  const chain = buildChain(paths.dir, 8 << 20, 1, 3);
+  const first = await Pager.listen({
+    socketPath: paths.socketPath,
+    snapshot: chain.source,
+    logger: testLogger(),
+    recordWorkingSet: true,
+    exactFaults: true,
+  });
+  t.after(() => first.close());
+  const h1 = new UffdHelperProcess(paths.memPath, 8 << 20, first.shimEnv(paths.memPath));
+  t.after(() => h1.kill());
+  await first.attached;
+  await h1.ready();
+  for (const page of [700, 3]) await h1.hashRange(page, 1);
+  first.endExactFaults();
+  await h1.hashRange(1501, 1);
+  const window = [1496, 1497, 1498, 1499, 1500, 1501, 1502, 1503];
+  const recorded = [700, 3, ...window];
+  assert.deepEqual(
+    first.workingSet().map((o) => o / PAGE_SIZE),
+    recorded,
+  );
+  assert.equal(first.stats().pages, recorded.length);
+  const workingSet = first.workingSet();
+  await first.detach({ complete: false });
+  h1.kill();
+
+  const second = await Pager.listen({
+    socketPath: paths.socketPath,
+    snapshot: chain.source,
+    logger: testLogger(),
+    prefetch: { workingSet },
+  });
+  t.after(() => second.close());
+  const memPath2 = `${paths.memPath}-2`;
+  const h2 = new UffdHelperProcess(memPath2, 8 << 20, second.shimEnv(memPath2));
+  t.after(async () => {
+    h2.kill();
+    const { rmSync } = await import('node:fs');
+    rmSync(memPath2, { force: true });
+  });
+  await second.attached;
+  await h2.ready();
+  const deadline = Date.now() + 5000;
+  while (second.stats().prefetchedPages < recorded.length && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 5));
+  for (const page of recorded) await h2.hashRange(page, 1);
+  assert.equal(second.stats().faults, 0);
+  assert.equal(second.stats().prefetchedPages, recorded.length);
+  // 701 was never touched: not fetched ahead, so it faults.
+  await h2.hashRange(701, 1);
+  assert.equal(second.stats().faults, 1);
+});
+
 test('without WP_ASYNC the pager falls back to synchronous write-protect faults, just as exact', async (t) => {
   const paths = testPaths(t);
   const chain = buildChain(paths.dir, 8 << 20, 2, 5);

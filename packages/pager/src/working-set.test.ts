@@ -8,6 +8,13 @@ test('a working set round-trips in order', () => {
   assert.deepEqual(decodeWorkingSet(encodeWorkingSet(offsets)), offsets);
 });
 
+test('a version-1 file (the page each fault hit) reads as the aligned windows of 8 its restores fetched', () => {
+  const v1 = encodeWorkingSet([9 * 4096, 3 * 4096, 12 * 4096]);
+  v1.writeUInt32LE(1, 4);
+  const pages = decodeWorkingSet(v1).map((offset) => offset / 4096);
+  assert.deepEqual(pages, [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
 test('a foreign or truncated file is bad_working_set', () => {
   const isBad = (err: unknown) => err instanceof PagerError && err.code === 'bad_working_set';
   assert.throws(() => decodeWorkingSet(Buffer.from('not a working set')), isBad);

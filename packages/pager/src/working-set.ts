@@ -1,12 +1,15 @@
 // A recorded working set (guest page offsets in first-touch order), stored compactly so a template can
 // ship it: "AMWS", u32 version, u32 count, then u32 page indices (4 KiB pages, up to 16 TiB of RAM).
+// Version 2 lists every page to fetch; version 1 listed only the page each fault hit, whose aligned window
+// of 8 a restore fetched, so reading one gives those windows.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { PagerError } from './errors.js';
 import { PAGE_SIZE } from './handoff-message.js';
 
 const MAGIC = 0x53574d41; // "AMWS" little-endian
-const VERSION = 1;
+const VERSION = 2;
+const V1_WINDOW_PAGES = 8;
 
 /** At most 128 MiB of pages: a recording is what a restore needs first, not a copy of all memory. */
 export const MAX_WORKING_SET_PAGES = 32768;
@@ -42,15 +45,25 @@ export function encodeWorkingSet(offsets: readonly number[]): Buffer {
 }
 
 export function decodeWorkingSet(data: Buffer): number[] {
-  if (data.length < 12 || data.readUInt32LE(0) !== MAGIC || data.readUInt32LE(4) !== VERSION) {
-    throw new PagerError('bad_working_set', 'not a version-1 working-set file');
+  const version = data.length >= 12 && data.readUInt32LE(0) === MAGIC ? data.readUInt32LE(4) : 0;
+  if (version !== 1 && version !== VERSION) {
+    throw new PagerError('bad_working_set', 'not a version-1 or -2 working-set file');
   }
   const count = data.readUInt32LE(8);
   if (data.length !== 12 + count * 4)
     throw new PagerError('bad_working_set', 'working-set file is truncated');
-  const out: number[] = new Array(count);
-  for (let i = 0; i < count; i++) out[i] = data.readUInt32LE(12 + i * 4) * PAGE_SIZE;
-  return out;
+  const pages: number[] = new Array(count);
+  for (let i = 0; i < count; i++) pages[i] = data.readUInt32LE(12 + i * 4);
+  const listed = version === 1 ? pages.flatMap(v1Window) : pages;
+  return mergeWorkingSets(
+    listed.map((page) => page * PAGE_SIZE),
+    [],
+  );
+}
+
+function v1Window(page: number): number[] {
+  const first = page - (page % V1_WINDOW_PAGES);
+  return Array.from({ length: V1_WINDOW_PAGES }, (_, i) => first + i);
 }
 
 /**
