@@ -2,10 +2,10 @@
 // would, and the pager serves it from a 3-generation chain.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { shimEnv } from '@amber/native';
 import { PAGE_SIZE, pageHash, rng, UffdHelperProcess, writePattern } from '@amber/native/testing';
-import { Pager } from './pager.js';
+import { Pager, type PagerOptions } from './pager.js';
 import { buildChain } from './test-support/chain-fixture.js';
 import { pagesOf, testLogger, testPaths } from './test-support/fixture.js';
 
@@ -83,6 +83,32 @@ test('serves a 3-generation chain and reports exactly the pages written', async 
   assert.equal((await helper.exit()).code, 0);
 });
 
+/** A second pager of the same snapshot, with its own helper on `<mem>-2` (removed after the test). */
+async function secondRun(
+  t: TestContext,
+  paths: ReturnType<typeof testPaths>,
+  chain: ReturnType<typeof buildChain>,
+  options: Pick<PagerOptions, 'pagesPerFault' | 'prefetch' | 'recordWorkingSet'>,
+) {
+  const pager = await Pager.listen({
+    socketPath: paths.socketPath,
+    snapshot: chain.source,
+    logger: testLogger(),
+    ...options,
+  });
+  t.after(() => pager.close());
+  const memPath = `${paths.memPath}-2`;
+  const helper = new UffdHelperProcess(memPath, 8 << 20, pager.shimEnv(memPath));
+  t.after(async () => {
+    helper.kill();
+    const { rmSync } = await import('node:fs');
+    rmSync(memPath, { force: true });
+  });
+  await pager.attached;
+  await helper.ready();
+  return { pager, helper };
+}
+
 test('a recorded working set replays as a prefetch order', async (t) => {
   const paths = testPaths(t);
   const chain = buildChain(paths.dir, 8 << 20, 1, 3);
@@ -109,23 +135,11 @@ test('a recorded working set replays as a prefetch order', async (t) => {
   h1.kill();
 
   const { loadWorkingSet } = await import('./working-set.js');
-  const second = await Pager.listen({
-    socketPath: paths.socketPath,
-    snapshot: chain.source,
-    logger: testLogger(),
+  const { pager: second, helper: h2 } = await secondRun(t, paths, chain, {
     pagesPerFault: 1,
     prefetch: { workingSet: await loadWorkingSet(wsPath) },
     recordWorkingSet: true,
   });
-  t.after(() => second.close());
-  const h2 = new UffdHelperProcess(`${paths.memPath}-2`, 8 << 20, second.shimEnv(`${paths.memPath}-2`));
-  t.after(async () => {
-    h2.kill();
-    const { rmSync } = await import('node:fs');
-    rmSync(`${paths.memPath}-2`, { force: true });
-  });
-  await second.attached;
-  await h2.ready();
   const deadline = Date.now() + 5000;
   while (second.stats().prefetchedPages < 4 && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 5));
@@ -169,22 +183,7 @@ test('exact faults record only the touched pages, windows all they install; a re
   await first.detach({ complete: false });
   h1.kill();
 
-  const second = await Pager.listen({
-    socketPath: paths.socketPath,
-    snapshot: chain.source,
-    logger: testLogger(),
-    prefetch: { workingSet },
-  });
-  t.after(() => second.close());
-  const memPath2 = `${paths.memPath}-2`;
-  const h2 = new UffdHelperProcess(memPath2, 8 << 20, second.shimEnv(memPath2));
-  t.after(async () => {
-    h2.kill();
-    const { rmSync } = await import('node:fs');
-    rmSync(memPath2, { force: true });
-  });
-  await second.attached;
-  await h2.ready();
+  const { pager: second, helper: h2 } = await secondRun(t, paths, chain, { prefetch: { workingSet } });
   const deadline = Date.now() + 5000;
   while (second.stats().prefetchedPages < recorded.length && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 5));
