@@ -173,9 +173,9 @@ export class SandboxSnapshots {
     sandbox: Sandbox,
     snapshot: CommittedSnapshot,
     policy: PrefetchPolicy,
-    options: { ttlSeconds?: number | undefined; exactFaults?: boolean } = {},
+    options: { ttlSeconds?: number | undefined; exactFaults?: boolean; admitted?: boolean } = {},
   ) {
-    const { ttlSeconds, exactFaults = false } = options;
+    const { ttlSeconds, exactFaults = false, admitted = false } = options;
     const started = performance.now();
     const paths = this.manager.paths(sandbox.id);
     this.manager.reserveMemory(sandbox);
@@ -195,15 +195,15 @@ export class SandboxSnapshots {
         exactFaults,
         network: (slot: NetworkSlot) => this.manager.openEgress(sandbox, slot),
       };
-      const runtime = await this.manager.restores.run(() =>
+      const restore = () =>
         restoreSandbox(
           this.manager.config,
           this.manager.slots,
           this.manager.pool,
           request,
           this.log.child({ sandbox: sandbox.id }),
-        ),
-      );
+        );
+      const runtime = await (admitted ? restore() : this.manager.restores.run(restore));
       this.manager.attach(sandbox, runtime);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
@@ -353,20 +353,25 @@ export class SandboxSnapshots {
     const paths = this.manager.paths(sandbox.id);
     try {
       await this.manager.locks.run(sandbox.id, async () => {
-        await cloneCommitted(snapshot, paths.snapshot);
-        // The source's working set (a template's, learnt at its first spawn) is the clone's first prefetch.
-        const learnt = await linkWorkingSet(snapshot.dir, paths.snapshot);
-        await this.manager.persist(sandbox);
-        // Single-page faults cost this one spawn ~80 ms (1,250 faults to ready against 570 windows here);
-        // every later spawn then fetches ~1,400 pages ahead instead of ~4,550 (bench -- concurrency: CPU
-        // per spawn ~148 -> ~123-142 ms, idle RSS 71 -> 57 MiB).
-        const exactFaults = learn && !learnt;
-        await this.startFromSnapshot(
-          sandbox,
-          await requireCommitted(paths.snapshot, sandbox.id),
-          input.prefetch,
-          { exactFaults },
-        );
+        // Its files are made once its turn comes, not ahead: in a burst the first restores then share the
+        // main thread with two or three others' file work instead of all the burst's.
+        const exactFaults = await this.manager.restores.run(async () => {
+          await cloneCommitted(snapshot, paths.snapshot);
+          // The source's working set (a template's, learnt at its first spawn) is the clone's first prefetch.
+          const learnt = await linkWorkingSet(snapshot.dir, paths.snapshot);
+          await this.manager.persist(sandbox);
+          // Single-page faults cost this one spawn ~80 ms (1,250 faults to ready against 570 windows here);
+          // every later spawn then fetches ~1,400 pages ahead instead of ~4,550 (bench -- concurrency: CPU
+          // per spawn ~148 -> ~123-142 ms, idle RSS 71 -> 57 MiB).
+          const exact = learn && !learnt;
+          await this.startFromSnapshot(
+            sandbox,
+            await requireCommitted(paths.snapshot, sandbox.id),
+            input.prefetch,
+            { exactFaults: exact, admitted: true },
+          );
+          return exact;
+        });
         const pager = sandbox.runtime?.pager;
         if (exactFaults && pager) {
           // The pages this spawn touched on its way to ready and just after: what every later spawn needs first.
