@@ -123,7 +123,13 @@ try {
     return ids;
   };
   const atOnce = (spawned: () => void) =>
-    Promise.all(Array.from({ length: COUNT }, () => spawn().finally(spawned)));
+    Promise.all(
+      Array.from({ length: COUNT }, async () => {
+        const id = await spawn();
+        spawned();
+        return id;
+      }),
+    );
   for (let round = 0; round < ROUNDS; round++) {
     const runs: Partial<Record<'sequential' | 'concurrent', Run>> = {};
     const order = round % 2 === 0 ? SEQUENTIAL_FIRST : CONCURRENT_FIRST;
