@@ -59,7 +59,7 @@ export class SandboxSnapshots {
       let generation: number;
       try {
         await this.manager.persist(sandbox);
-        ({ generationBytes, generation } = await this.capture(runtime, sandbox, false));
+        ({ generationBytes, generation } = await this.capture(runtime, sandbox, { keepRunning: false }));
       } catch (err) {
         sandbox.state = 'running';
         // A restarting agent treats 'pausing' and 'running' alike; a full disk may refuse this write too.
@@ -98,7 +98,12 @@ export class SandboxSnapshots {
    * Stops the VM while its memory, devices and disk become the next committed generation. Pages taken
    * from the pager's dirty log are kept until a capture commits, so a failed attempt loses none of them.
    */
-  private async capture(runtime: SandboxRuntime, sandbox: Sandbox, keepRunning: boolean) {
+  private async capture(
+    runtime: SandboxRuntime,
+    sandbox: Sandbox,
+    options: { keepRunning: boolean; settleMs?: number },
+  ) {
+    const { keepRunning, settleMs = 0 } = options;
     const log = this.log.child({ sandbox: sandbox.id });
     const flushed = await runtime.envd.sync().catch((err) => {
       log.warn({ err }, 'guest sync failed; the snapshot stays consistent');
@@ -107,6 +112,7 @@ export class SandboxSnapshots {
     // Work the guest is still doing when it stops is redone after every restore, where all code is new to
     // an emulating hypervisor: envd's loose ends and kernel housekeeping (timers, RCU) after the /sync.
     try {
+      if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
       if (!(await runtime.vm.waitIdle(SETTLE))) log.debug('the guest was still busy when it stopped');
       await runtime.vm.pause();
     } catch (err) {
@@ -225,15 +231,19 @@ export class SandboxSnapshots {
     }
   }
 
-  /** A committed snapshot of the sandbox's current state, cloned into `dest` under the sandbox's lock. */
+  /**
+   * A committed snapshot of the sandbox's current state, cloned into `dest` under the sandbox's lock. A
+   * running guest first gets `settleMs` to finish what it started.
+   */
   private async snapshotInto(
     id: string,
     dest: string,
+    settleMs: number,
   ): Promise<{ sandbox: Sandbox; snapshot: CommittedSnapshot }> {
     const sandbox = this.manager.get(id);
     return this.manager.locks.run(sandbox.id, async () => {
       if (sandbox.state === 'running' && sandbox.runtime) {
-        await this.capture(sandbox.runtime, sandbox, true);
+        await this.capture(sandbox.runtime, sandbox, { keepRunning: true, settleMs });
         // Its disk moved to a new overlay: a restarted agent adopts the VM only if the record says so.
         this.manager.persistInBackground(sandbox);
       } else if (sandbox.state !== 'paused') {
@@ -247,9 +257,13 @@ export class SandboxSnapshots {
 
   async createTemplate(id: string, name: string): Promise<TemplateRecord> {
     validateTemplateName(name);
+    // Before the capture and its settle, not after them.
+    await this.templates.requireFree(name);
     const staging = join(this.manager.config.home, 'staging', newSandboxId());
     try {
-      const { sandbox, snapshot } = await this.snapshotInto(id, staging);
+      // Restored by every spawn, so worth seconds once; a fork is waited for and restored a few times.
+      const settleMs = this.manager.config.templateSettleMs;
+      const { sandbox, snapshot } = await this.snapshotInto(id, staging, settleMs);
       const record = await this.templates.create(
         {
           name,
@@ -304,7 +318,7 @@ export class SandboxSnapshots {
     }
     const staging = join(this.manager.config.home, 'staging', newSandboxId());
     try {
-      const { sandbox, snapshot } = await this.snapshotInto(id, staging);
+      const { sandbox, snapshot } = await this.snapshotInto(id, staging, 0);
       await this.shareWorkingSet(sandbox, staging);
       const input = {
         vcpus: sandbox.vcpus,

@@ -62,9 +62,7 @@ export class TemplateStore {
     from: CommittedSnapshot,
   ): Promise<TemplateRecord> {
     const dest = this.dir(record.name);
-    if (await this.exists(record.name)) {
-      throw new AgentError('already_exists', `template ${record.name} already exists`);
-    }
+    await this.requireFree(record.name);
     await mkdir(this.root, { recursive: true });
     const tmp = join(this.root, `.tmp-${record.name}-${newSandboxId()}`);
     try {
@@ -123,6 +121,11 @@ export class TemplateStore {
       if (name.startsWith('.tmp-')) await rm(join(this.root, name), { recursive: true, force: true });
       else await removeWorkingSetLeftovers(this.dir(name));
     }
+  }
+
+  /** Throws `already_exists` if a template has the name (`create` also fails on one taken meanwhile). */
+  async requireFree(name: string): Promise<void> {
+    if (await this.exists(name)) throw new AgentError('already_exists', `template ${name} already exists`);
   }
 
   private exists(name: string): Promise<boolean> {
