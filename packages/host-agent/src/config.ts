@@ -66,13 +66,14 @@ export interface AgentConfig {
 }
 
 /**
- * A guest's block layer checks its requests for timeouts on a timer armed up to 6 s after each (5 s, rounded
- * up to a second); with the housekeeping after a sync (RCU callbacks, writeback throttling windows), a
- * template captured sooner carries it into every spawn, where an emulating hypervisor translates it all
- * afresh. Waited out (paired on TCG, medians of 10 spawns), a spawned guest's vCPU to ready went 105 -> 97
- * ms and in the 3 s after it 31.7 -> 21.1 ms.
+ * A template captured right after its guest's sync carries the housekeeping that sync started (RCU
+ * callbacks, writeback-throttling windows, the block layer's request-timeout check) into every spawn, where
+ * an emulating hypervisor translates it all afresh. Paired on TCG (medians of 10 spawns from each of two
+ * templates in one run), a spawned guest's vCPU to ready and in the 3 s after went 111.5 + 23.0 -> 98.4 +
+ * 21.9 ms with 1.5 s, and 105 + 31.7 -> 97 + 21.1 ms with 6 s, which waits out the block layer's check
+ * too (armed up to 6 s after a request); 1.5 s against 6 s measured alike (102 + 21.0 against 104 + 22.5).
  */
-const TEMPLATE_SETTLE_MS = 6000;
+const TEMPLATE_SETTLE_MS = 1500;
 
 function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -261,7 +261,7 @@ export class SandboxSnapshots {
     await this.templates.requireFree(name);
     const staging = join(this.manager.config.home, 'staging', newSandboxId());
     try {
-      // Restored by every spawn, so worth seconds once; a fork is waited for and restored a few times.
+      // Restored by every spawn, so worth a wait once; a fork is waited for and restored a few times.
       const settleMs = this.manager.config.templateSettleMs;
       const { sandbox, snapshot } = await this.snapshotInto(id, staging, settleMs);
       const record = await this.templates.create(
