@@ -31,6 +31,7 @@
       "target_name": "amber_guest",
       "sources": [
         "csrc/guest/clock.cc",
+        "csrc/guest/control.cc",
         "csrc/guest/dir-entries.cc",
         "csrc/guest/guest-addon.cc",
         "csrc/guest/inotify.cc",

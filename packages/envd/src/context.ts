@@ -8,8 +8,7 @@ export class EnvdContext {
   readonly env: Record<string, string> = {};
   defaultUser: string;
   defaultWorkdir: string | undefined;
-  /** Once /init sets it, every call but /health must carry it in X-Access-Token. */
-  accessToken: string | undefined;
+  #accessToken: string | undefined;
   readonly userFiles: UserFiles;
   #addonPath: string;
 
@@ -17,6 +16,16 @@ export class EnvdContext {
     this.defaultUser = options.defaultUser;
     this.userFiles = options.userFiles;
     this.#addonPath = options.addonPath;
+  }
+
+  /** Once /init sets it, every call but /health must carry it in X-Access-Token (a control `sync` too). */
+  get accessToken(): string | undefined {
+    return this.#accessToken;
+  }
+
+  set accessToken(token: string | undefined) {
+    this.#accessToken = token;
+    this.native().setControlToken(token);
   }
 
   /** The native addon: in the guest loaded at start (it sets the clock); on the host on first use. */

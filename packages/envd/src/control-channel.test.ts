@@ -67,3 +67,34 @@ test('an upgrade to anything else is refused with 400', async () => {
   assert.match(await read(), /^HTTP\/1\.1 400 Bad Request\r\n/);
   socket.destroy();
 });
+
+test("a restore's clock init and a capture's sync are answered in order with the rest; the init needs no token", async () => {
+  const { socket, read } = await open();
+  socket.write(
+    `${UPGRADE}{"op":"init","timestamp":1700000000000}\n{"op":"init","envVars":{"ORDER":"2"}}\n{"op":"init"}\n`,
+  );
+  assert.match(await read(), /^HTTP\/1\.1 101 /);
+  for (let i = 0; i < 3; i++) assert.equal(await read(), '{"ok":true}\n');
+  socket.write('{"op":"init","accessToken":"t-1"}\n');
+  assert.equal(await read(), '{"ok":true}\n');
+  try {
+    // A wrong token does not stop a clock init (a restore never waits on a secret), but stops a sync, and
+    // extra fields make an init one that needs the token. (The addon's thread answers the first, the
+    // right-token sync below; envd's JS the rest.)
+    socket.write(
+      '{"op":"init","token":"wrong","timestamp":1700000000000}\n{"op":"sync"}\n{"op":"init","timestamp":1,"envVars":{}}\n',
+    );
+    assert.equal(await read(), '{"ok":true}\n');
+    assert.equal(JSON.parse(await read()).code, 401);
+    assert.equal(JSON.parse(await read()).code, 401);
+    socket.write('{"op":"sync","token":"t-1"}\n{"op":"sync","token":"t-2"}\n');
+    assert.equal(await read(), '{"ok":true}\n');
+    assert.equal(JSON.parse(await read()).code, 401);
+  } finally {
+    socket.write('{"op":"init","token":"t-1","accessToken":""}\n');
+    assert.equal(await read(), '{"ok":true}\n');
+    socket.destroy();
+  }
+  const res = await fetch(`${envd.base}/envs`);
+  assert.equal(((await res.json()) as Record<string, string>).ORDER, '2');
+});

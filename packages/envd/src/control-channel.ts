@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { GuestBinding } from '@amber/native/guest';
 import { HttpError } from './http-error.js';
 
 /**
@@ -25,48 +26,61 @@ export function isControlUpgrade(req: IncomingMessage): boolean {
   return req.url === '/control' && req.headers.upgrade?.toLowerCase() === CONTROL_PROTOCOL;
 }
 
-/** Answers the upgrade, then serves requests on `socket` one at a time, in order, until it closes. */
-export function serveControl(socket: Duplex, head: Buffer, handle: ControlHandler): void {
-  socket.write(
+/** What serveControl needs of the guest addon. */
+export type ServeNative = Pick<GuestBinding, 'serveControl'>;
+
+/**
+ * Answers the upgrade, then serves requests on `socket` one at a time, in order, until it closes: in a thread
+ * of the addon (`native.serveControl`), which answers a restore's clock init itself and hands every other
+ * request to `handle`. `setClock`: that init sets the guest's clock (not on a host running envd in tests).
+ */
+export function serveControl(
+  socket: Duplex,
+  head: Buffer,
+  handle: ControlHandler,
+  native: ServeNative,
+  setClock: boolean,
+): void {
+  const tcp = (socket as { _handle?: { fd?: number; readStop?: () => number; reading?: boolean } })._handle;
+  if (typeof tcp?.fd !== 'number' || tcp.fd < 0 || !tcp.readStop) {
+    socket.destroy(new Error('the control channel needs a TCP socket'));
+    return;
+  }
+  const buffered = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+  tcp.readStop();
+  tcp.reading = false;
+  native.serveControl(
+    tcp.fd,
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${CONTROL_PROTOCOL}\r\nConnection: Upgrade\r\n\r\n`,
+    buffered ? Buffer.concat([head, buffered]) : head,
+    setClock,
+    (line, send) => {
+      if (line === null) {
+        socket.destroy();
+        return;
+      }
+      let written!: () => void;
+      const answered = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      void answer(line, handle, answered).then((text) => {
+        send(text);
+        written();
+      });
+    },
   );
-  let pending = head;
-  let queue = Promise.resolve();
-  const take = () => {
-    for (let end = pending.indexOf(10); end >= 0; end = pending.indexOf(10)) {
-      const line = pending.subarray(0, end).toString('utf8');
-      pending = pending.subarray(end + 1);
-      queue = queue.then(() => answer(socket, line, handle));
-    }
-  };
-  socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    take();
-  });
-  // The HTTP server's sockets allow half-open connections: without this, every channel the host closed
-  // would stay open here.
-  socket.on('end', () => socket.end());
-  // A reset or a close ends the channel; nothing is waiting on it but the host, which sees the close.
-  socket.on('error', () => socket.destroy());
-  take();
 }
 
-async function answer(socket: Duplex, line: string, handle: ControlHandler): Promise<void> {
-  let written!: () => void;
-  const answered = new Promise<void>((resolve) => {
-    written = resolve;
-  });
-  let reply: string;
+/** The answer line to `line`. */
+async function answer(line: string, handle: ControlHandler, answered: Promise<void>): Promise<string> {
   try {
-    const request = parseRequest(line);
-    await handle(request, answered);
-    reply = '{"ok":true}\n';
+    await handle(parseRequest(line), answered);
+    return '{"ok":true}\n';
   } catch (err) {
     const code = err instanceof HttpError ? err.status : 500;
     const message = err instanceof Error ? err.message : String(err);
-    reply = `${JSON.stringify({ ok: false, code, message })}\n`;
+    return `${JSON.stringify({ ok: false, code, message })}\n`;
   }
-  if (socket.writable) socket.write(reply, () => written());
 }
 
 function parseRequest(line: string): ControlRequest {

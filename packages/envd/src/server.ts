@@ -44,11 +44,11 @@ export function createEnvdServer(options: EnvdOptions): Server {
   const table = new ProcessTable(ctx);
   const watches = new WatchService(ctx);
   const shell = new GuestShell();
-  const clock = new ClockGate();
   const metrics = new MetricsSampler();
   // Loaded at start in the guest, so no restore pays for loading it.
   const native = options.allowSetClock ? ctx.native() : undefined;
   const setClock = native && ((epochUs: number) => native.setRealtimeClock(epochUs));
+  const clock = new ClockGate(native && (() => native.clockPending()));
 
   const routes = async (req: IncomingMessage, res: ServerResponse) => {
     // The path alone routes; only /files parses the query. A URL parse is ~200 translation blocks of a
@@ -131,7 +131,7 @@ export function createEnvdServer(options: EnvdOptions): Server {
     else await shell.run('sync');
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (isControlUpgrade(req)) serveControl(socket, head, control);
+    if (isControlUpgrade(req)) serveControl(socket, head, control, ctx.native(), setClock !== undefined);
     else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   server.on('close', () => {

@@ -20,8 +20,6 @@ import { type CommittedSnapshot, newLiveDisk, removeLiveDisks } from './snapshot
 import { launchVm } from './vm-launch.js';
 import { discardPooled, type PooledVm, type VmPool } from './vm-pool.js';
 
-const WARM_UP_ROUNDS = 3;
-
 export interface BootRequest {
   id: string;
   vcpus: number;
@@ -64,14 +62,12 @@ export async function bootSandbox(
     const envd = await connectEnvd(vm, slot, config.bootTimeoutMs);
     // The guest read the host's clock from its RTC; the timestamp sets it below a second.
     await envd.init({ timestamp: Date.now() });
-    // Then the calls of a capture and a restore (/sync on a held connection, /init on it), a few times: on
-    // an emulated CPU, code a restored guest runs for the first time is slow. One lazy compile drags V8's
-    // parser through the translator (~40 ms), and inline caches still settling ran ~2,500 more translation
-    // blocks of V8's runtime in a template's first answer than in a guest resumed a few times.
+    // Then the calls of a capture and a restore, once: it opens the control channel every snapshot of this
+    // guest keeps. envd's addon answers both in a thread of its own, so no JS is left to warm up (three
+    // rounds did, when envd's JS answered: a template's first answer ran V8's parser and settling inline
+    // caches through the translator).
     const warmUpStarted = performance.now();
-    for (let i = 0; i < WARM_UP_ROUNDS; i++) {
-      await envd.rehearseRestore();
-    }
+    await envd.rehearseRestore();
     log.info({ ms: Math.round(performance.now() - warmUpStarted) }, 'restore path warmed up');
     return {
       vm,

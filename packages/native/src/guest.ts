@@ -29,6 +29,24 @@ export interface GuestBinding {
   /** clock_settime(CLOCK_REALTIME) to `epochUs` microseconds since 1970: root only, the guest's own clock. */
   setRealtimeClock(epochUs: number): void;
   /**
+   * Serves envd's control channel on a duplicate of `fd` in a thread of its own (the caller stops reading
+   * it): writes `output`, then answers the lines of `input` and of what follows. It answers `init` with no
+   * more than a numeric `timestamp` (and a `token`) itself, then sets CLOCK_REALTIME if `setClock`; and
+   * `sync` with the token (setControlToken; one envd per process) once sync(2) returns. Every other line
+   * goes to `forward`, whose `send` writes the answer (once per line); `forward(null)`: the peer closed.
+   */
+  serveControl(
+    fd: number,
+    output: string,
+    input: Buffer,
+    setClock: boolean,
+    forward: (line: string | null, send: (answer: string) => void) => void,
+  ): void;
+  /** The access token a control channel's `sync` must carry; undefined: none is set. */
+  setControlToken(token: string | undefined): void;
+  /** A clock init's clock setting is under way on some channel. */
+  clockPending(): boolean;
+  /**
    * vfork + exec of `file` (searched in the child's PATH) with `args`, `env` (`KEY=value`), `cwd`, and
    * uid/gid (-1: envd's). `stdio` are descriptors >= 3 that become 0-2; `session` gives it a session of
    * its own, `controllingTty` makes its stdin terminal the session's. Throws with the errno's code (ENOENT,

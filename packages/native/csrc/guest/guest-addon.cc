@@ -8,6 +8,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   amber::InitInotify(env, exports);
   amber::InitDirEntries(env, exports);
   amber::InitClock(env, exports);
+  amber::InitControl(env, exports);
   amber::InitSpawn(env, exports);
   return exports;
 }
