@@ -19,26 +19,24 @@ export interface ControlRequest {
   [field: string]: unknown;
 }
 
-/** Runs one request; `answered` resolves once its answer has been written. */
+/** Runs one request; `answered` resolves once its answer has been handed over to be written. */
 export type ControlHandler = (request: ControlRequest, answered: Promise<void>) => Promise<void> | void;
 
 export function isControlUpgrade(req: IncomingMessage): boolean {
   return req.url === '/control' && req.headers.upgrade?.toLowerCase() === CONTROL_PROTOCOL;
 }
 
-/** What serveControl needs of the guest addon. */
-export type ServeNative = Pick<GuestBinding, 'serveControl'>;
-
 /**
  * Answers the upgrade, then serves requests on `socket` one at a time, in order, until it closes: in a thread
- * of the addon (`native.serveControl`), which answers a restore's clock init itself and hands every other
- * request to `handle`. `setClock`: that init sets the guest's clock (not on a host running envd in tests).
+ * of the addon (`native.serveControl`), which answers a restore's clock init and a capture's sync itself and
+ * hands every other request to `handle`. `setClock`: that init sets the guest's clock (not on a host running
+ * envd in tests).
  */
 export function serveControl(
   socket: Duplex,
   head: Buffer,
   handle: ControlHandler,
-  native: ServeNative,
+  native: Pick<GuestBinding, 'serveControl'>,
   setClock: boolean,
 ): void {
   const tcp = (socket as { _handle?: { fd?: number; readStop?: () => number; reading?: boolean } })._handle;
