@@ -33,6 +33,7 @@ export interface SandboxHost {
   readonly slots: NetworkSlotPool;
   readonly pool: VmPool;
   readonly restores: ConcurrencyLimit;
+  readonly admissions: ConcurrencyLimit;
   imageFor(imageId: string): Promise<Image>;
   paths(id: string): SandboxPaths;
   get(id: string): Sandbox;

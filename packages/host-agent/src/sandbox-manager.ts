@@ -60,6 +60,8 @@ export class SandboxManager implements SandboxHost {
   readonly egress: EgressHost;
   /** Restores (resumes, template spawns, forks) running at once; the rest queue. */
   readonly restores: ConcurrencyLimit;
+  /** Spawns (template and fork) making their files or restoring: twice `restores`. */
+  readonly admissions: ConcurrencyLimit;
   private reaper?: NodeJS.Timeout;
 
   constructor(
@@ -69,6 +71,7 @@ export class SandboxManager implements SandboxHost {
   ) {
     this.budget = new MemoryBudget(config.memoryBudgetMib);
     this.restores = new ConcurrencyLimit(config.maxConcurrentRestores);
+    this.admissions = new ConcurrencyLimit(config.maxConcurrentRestores * 2);
     this.snapshots = new SandboxSnapshots(this, log);
     this.egress = new EgressHost(config.home, config.egressAllow, log.child({ component: 'egress' }));
     // Slots come with the way out most sandboxes take; openEgress() adjusts the others.

@@ -179,9 +179,9 @@ export class SandboxSnapshots {
     sandbox: Sandbox,
     snapshot: CommittedSnapshot,
     policy: PrefetchPolicy,
-    options: { ttlSeconds?: number | undefined; exactFaults?: boolean; admitted?: boolean } = {},
+    options: { ttlSeconds?: number | undefined; exactFaults?: boolean } = {},
   ) {
-    const { ttlSeconds, exactFaults = false, admitted = false } = options;
+    const { ttlSeconds, exactFaults = false } = options;
     const started = performance.now();
     const paths = this.manager.paths(sandbox.id);
     this.manager.reserveMemory(sandbox);
@@ -209,7 +209,7 @@ export class SandboxSnapshots {
           request,
           this.log.child({ sandbox: sandbox.id }),
         );
-      const runtime = await (admitted ? restore() : this.manager.restores.run(restore));
+      const runtime = await this.manager.restores.run(restore);
       this.manager.attach(sandbox, runtime);
       sandbox.lazyMemory = true;
       sandbox.state = 'running';
@@ -367,9 +367,10 @@ export class SandboxSnapshots {
     const paths = this.manager.paths(sandbox.id);
     try {
       await this.manager.locks.run(sandbox.id, async () => {
-        // Its files are made once its turn comes, not ahead: in a burst the first restores then share the
-        // main thread with two or three others' file work instead of all the burst's.
-        const exactFaults = await this.manager.restores.run(async () => {
+        // Its files are made once it is admitted, not all of a burst's at once: the first restores then share
+        // the main thread with a few others' file work instead of all of it. Admitted are twice the restores
+        // at once, so the next ones' file work (mostly waiting for fsyncs) overlaps the running ones' CPU.
+        const exactFaults = await this.manager.admissions.run(async () => {
           await cloneCommitted(snapshot, paths.snapshot);
           // The source's working set (a template's, learnt at its first spawn) is the clone's first prefetch.
           const learnt = await linkWorkingSet(snapshot.dir, paths.snapshot);
@@ -382,7 +383,7 @@ export class SandboxSnapshots {
             sandbox,
             await requireCommitted(paths.snapshot, sandbox.id),
             input.prefetch,
-            { exactFaults: exact, admitted: true },
+            { exactFaults: exact },
           );
           return exact;
         });
